@@ -1,0 +1,67 @@
+"""Data: schema, encoders, batches, the synthetic generator and real-data readers.
+
+``load_dataset(name)`` is the one entry point the trainer, CLI and notebooks use; the registered
+names are listed by :func:`list_datasets`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ctrviz.data.batch import Batch, CTRData, iter_batches
+from ctrviz.data.encoders import Column, Standardizer, TableEncoder, Vocabulary, log_bucket, pad_sequences
+from ctrviz.data.schema import OOV_ID, PAD_ID, Field, Pair, Schema
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    summary: str
+    loader: Callable[[int, str | Path | None], CTRData]
+
+
+def _synthetic(seed: int, cache: str | Path | None) -> CTRData:
+    from ctrviz.data.synthetic import SyntheticConfig, make_synthetic
+    return make_synthetic(SyntheticConfig(seed=seed))
+
+
+def _movielens(task: str) -> Callable[[int, str | Path | None], CTRData]:
+    def load(seed: int, cache: str | Path | None) -> CTRData:
+        from ctrviz.data.movielens import load_movielens
+        return load_movielens(task, cache=cache, seed=seed)
+    return load
+
+
+DATASETS: dict[str, DatasetSpec] = {d.name: d for d in (
+    DatasetSpec("synthetic", "planted field-pair and item×history interactions with a known oracle", _synthetic),
+    DatasetSpec("movielens", "MovieLens-100k, rating ≥ 4 → click, time-ordered split", _movielens("movielens")),
+    DatasetSpec("movielens-seq", "MovieLens-100k as next-movie CTR with popularity negatives (CAN/DIEN protocol)",
+                _movielens("movielens-seq")),
+)}
+
+
+def load_dataset(name: str, *, seed: int = 0, cache: str | Path | None = None) -> CTRData:
+    """Load a registered dataset by name.
+
+    Args:
+        name: see :func:`list_datasets`.
+        seed: seed of the generator (synthetic) or negative sampling (movielens-seq).
+        cache: data cache folder (default ``$CTRVIZ_CACHE`` or ``~/.cache/ctrviz``).
+    """
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; registered: {', '.join(DATASETS)}")
+    return DATASETS[name].loader(seed, cache)
+
+
+def list_datasets() -> pd.DataFrame:
+    """The registered datasets as a DataFrame (name, summary)."""
+    return pd.DataFrame([{"name": d.name, "summary": d.summary} for d in DATASETS.values()])
+
+
+__all__ = ["Batch", "CTRData", "Column", "DATASETS", "Field", "OOV_ID", "PAD_ID", "Pair", "Schema", "Standardizer",
+           "TableEncoder", "Vocabulary", "iter_batches", "list_datasets", "load_dataset", "log_bucket",
+           "pad_sequences"]

@@ -1,0 +1,85 @@
+"""Model registry: name → (class, config dataclass, one-line summary)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
+from torch import nn
+
+from ctrviz.data.schema import Schema
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    cls: type[nn.Module]
+    config_cls: type
+    summary: str
+    paper: str
+
+
+MODELS: dict[str, ModelSpec] = {}
+
+
+def register(name: str, config_cls: type, summary: str, paper: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
+    """Class decorator adding a model to :data:`MODELS` under ``name``."""
+    def deco(cls: type[nn.Module]) -> type[nn.Module]:
+        if name in MODELS:
+            raise ValueError(f"model {name!r} is registered twice")
+        MODELS[name] = ModelSpec(name, cls, config_cls, summary, paper)
+        return cls
+    return deco
+
+
+def make_config(name: str, config: object | dict | None = None) -> object:
+    """The config dataclass of model ``name`` from ``None`` (defaults), a dict of overrides, or itself."""
+    spec = get_spec(name)
+    if config is None:
+        return spec.config_cls()
+    if isinstance(config, spec.config_cls):
+        return config
+    if isinstance(config, dict):
+        known = {f.name for f in dataclasses.fields(spec.config_cls)}
+        unknown = sorted(set(config) - known)
+        if unknown:
+            raise ValueError(f"model {name!r}: unknown config field(s) {unknown}; valid: {sorted(known)}")
+        return spec.config_cls(**config)
+    raise TypeError(f"model {name!r}: config must be a {spec.config_cls.__name__}, a dict or None, "
+                    f"got {type(config).__name__}")
+
+
+def get_spec(name: str) -> ModelSpec:
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; registered: {', '.join(sorted(MODELS))}")
+    return MODELS[name]
+
+
+def create(name: str, schema: Schema, config: object | dict | None = None) -> nn.Module:
+    """Build model ``name`` for ``schema``.
+
+    Args:
+        name: a registered name (see :func:`list_models`).
+        schema: the dataset's schema.
+        config: the model's config dataclass, a dict of field overrides, or ``None`` for defaults.
+
+    Example:
+        >>> from ctrviz.data.schema import Field
+        >>> m = create("lr", Schema((Field("a", "sparse", vocab_size=4),)))
+        >>> count_parameters(m)   # one weight per id + bias
+        5
+    """
+    spec = get_spec(name)
+    return spec.cls(schema, make_config(name, config))
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def list_models() -> pd.DataFrame:
+    """The registered models as a DataFrame (name, summary, paper)."""
+    return pd.DataFrame([{"name": s.name, "summary": s.summary, "paper": s.paper} for s in MODELS.values()])
