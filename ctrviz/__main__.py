@@ -1,0 +1,156 @@
+"""The ``ctrviz`` command (``python -m ctrviz …``): train, demo, models, datasets.
+
+Bad arguments and bad input exit with status 2 and one line ``ctrviz: error: <reason>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+DEMO_MODELS = ("lr", "fm", "dnn")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line instead of usage + message
+        self.exit(2, f"ctrviz: error: {message} (try `{self.prog} --help`)\n")
+
+
+def _positive(kind: type) -> Callable[[str], int | float]:
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        return value
+    return parse
+
+
+def _add_train_options(p: argparse.ArgumentParser, epochs: int) -> None:
+    p.add_argument("--epochs", type=_positive(int), default=epochs, help=f"maximum epochs (default {epochs})")
+    p.add_argument("--batch-size", type=_positive(int), default=1024, help="rows per step (default 1024)")
+    p.add_argument("--lr", type=_positive(float), default=1e-3, help="Adam learning rate (default 1e-3)")
+    p.add_argument("--patience", type=int, default=2, help="early-stopping patience on valid AUC; 0 = off")
+    p.add_argument("--seed", type=int, default=0, help="seed for data, init and shuffling (default 0)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
+    p.add_argument("--cache", default=None, help="data cache folder (default $CTRVIZ_CACHE or ~/.cache/ctrviz)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ctrviz.data import DATASETS
+    from ctrviz.models import MODELS
+
+    parser = _Parser(prog="ctrviz", description="CAN and AOANet, step by step: train, compare, verify.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    t = sub.add_parser("train", help="train one model on one dataset and report test metrics")
+    t.add_argument("--model", required=True, choices=sorted(MODELS), metavar="NAME",
+                   help=f"one of: {', '.join(sorted(MODELS))}")
+    t.add_argument("--data", required=True, choices=list(DATASETS), metavar="NAME",
+                   help=f"one of: {', '.join(DATASETS)}")
+    _add_train_options(t, epochs=10)
+    t.add_argument("--checkpoint-dir", default=None, help="write last.pt here after every epoch")
+    t.add_argument("--resume", action="store_true", help="continue from --checkpoint-dir/last.pt")
+    t.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    d = sub.add_parser("demo", help="train the baselines on synthetic data, print a table beside the oracle, "
+                                    "write a figure")
+    _add_train_options(d, epochs=8)
+    d.add_argument("--out", default="ctrviz-out", help="folder for demo.png and demo.csv (default ctrviz-out)")
+    sub.add_parser("models", help="list the registered models")
+    sub.add_parser("datasets", help="list the registered datasets")
+    return parser
+
+
+def _train_config(args: argparse.Namespace, **extra: object):
+    from ctrviz.train import TrainConfig
+    return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
+                       seed=args.seed, device=args.device, progress=not args.no_progress, **extra)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ctrviz.data import load_dataset
+    from ctrviz.experiments import run_model
+
+    if args.resume and not args.checkpoint_dir:
+        raise ValueError("--resume needs --checkpoint-dir (the folder holding last.pt)")
+    config = _train_config(args, checkpoint_dir=args.checkpoint_dir, resume=args.resume)
+    data = load_dataset(args.data, seed=args.seed, cache=args.cache)
+    row, _ = run_model(args.model, data, config)
+    if args.json:
+        print(json.dumps(row))
+    else:
+        width = max(map(len, row))
+        print("\n".join(f"{k:<{width}}  {v:.4f}" if isinstance(v, float) else f"{k:<{width}}  {v}"
+                        for k, v in row.items()))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import matplotlib
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    from ctrviz.data import load_dataset
+    from ctrviz.experiments import compare_models
+    from ctrviz.plots import plot_demo
+    from ctrviz.utils import atomic_write_bytes, atomic_write_text
+
+    start = time.perf_counter()
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} exists and is not a folder; pass another path")
+    print(f"ctrviz demo: synthetic data with planted interactions (seed {args.seed}) …", flush=True)
+    data = load_dataset("synthetic", seed=args.seed, cache=args.cache)
+    oracle = float(data.info["oracle_auc"])
+    table, results = compare_models(DEMO_MODELS, data, _train_config(args))
+    table = table[["model", "auc", "logloss", "params", "seconds", "epochs"]]
+    shown = pd.concat([table, pd.DataFrame([{"model": "oracle", "auc": oracle,
+                                             "logloss": float(data.info["oracle_logloss"])}])], ignore_index=True)
+    n = {s: len(getattr(data, s)) for s in ("train", "valid", "test")}
+    print(f"\nSynthetic data: {n['train']:,} train / {n['valid']:,} valid / {n['test']:,} test rows, "
+          f"planted pairs {data.info['planted_pairs']}.")
+    print(shown.to_string(index=False, float_format=lambda v: f"{v:.4f}", na_rep="-"))
+    fig = plot_demo(table, {k: r.history for k, r in results.items()}, oracle)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    png = atomic_write_bytes(out / "demo.png", buf.getvalue())
+    csv = atomic_write_text(out / "demo.csv", shown.to_csv(index=False))
+    print(f"\nFigure: {png.resolve()}\nTable:  {csv.resolve()}\nDone in {time.perf_counter() - start:.0f} s.")
+    return 0
+
+
+def cmd_list(what: str) -> int:
+    import pandas as pd
+
+    from ctrviz.data import list_datasets
+    from ctrviz.models import list_models
+
+    frame = list_models() if what == "models" else list_datasets()
+    with pd.option_context("display.max_colwidth", 100, "display.width", 200):
+        print(frame.to_string(index=False))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "train":
+            return cmd_train(args)
+        if args.command == "demo":
+            return cmd_demo(args)
+        return cmd_list(args.command)
+    except (ValueError, FileNotFoundError, FloatingPointError) as e:
+        msg = " ".join(str(e).split())
+        print(f"ctrviz: error: {msg}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,264 @@
+r"""Synthetic CTR data with a known answer: planted field pairs and an item × history co-action.
+
+:func:`make_synthetic` draws rows from a click model we wrote down, so every experiment can be
+scored against the truth: does CAN (Bai et al., "CAN: Feature Co-Action Network", Sec. 4) find the
+target-item × history co-action, and do AOANet's α gates (Zhao et al., "AOANet", Sec. 3.3) keep
+exactly the planted field pairs?
+
+Generative model, per row n (letters as in DESIGN.md, ids shifted by +2 into the schema convention):
+
+- context fields ``f00..f{F-1}``: :math:`x_{n,k} \sim p`, :math:`p(v) \propto (v+1)^{-\text{zipf}}`,
+  independently (so id 2 is the most frequent value, as the encoders would number it);
+- items have a category :math:`c(i)` and a unit latent vector :math:`u_i \propto \mu_{c(i)} + 0.5\,\varepsilon_i`
+  (``latent_dim`` wide, clustered around a random unit centroid :math:`\mu_c`);
+- each user prefers ``prefs_per_user`` categories; history positions draw their category from the
+  user's preferences with probability 0.9 (else uniform), the target with probability 0.5; the item is
+  uniform within the category. History length :math:`L_n \sim U\{0..T\}` (so some are empty);
+- the true logit is
+
+  .. math::
+
+     z_n = b + \underbrace{\textstyle\sum_k w_k[x_{n,k}] + w_{item}[i_n]}_{\text{main}}
+       + \underbrace{\textstyle\sum_{(a,b)} E_{ab}[x_{n,a}, x_{n,b}]}_{\text{pairs}}
+       + \underbrace{\frac{s_{co}}{\sigma}\textstyle\sum_{j<L_n} \tanh(k\,\langle u_{i_n}, u_{h_{n,j}}\rangle)}_{\text{coaction}}
+
+  with :math:`w \sim N(0, \text{main\_strength}^2)` centred under :math:`p`; each planted table
+  :math:`E_{ab} = X Y^\top` of rank ``pair_rank`` whose factors are centred under :math:`p`, so
+  :math:`E[E_{ab} \mid x_a] = E[E_{ab} \mid x_b] = 0` (a pure interaction, no per-field part) and
+  rescaled to std ``pair_strength``; :math:`\sigma` the std of the history sum over the generated
+  rows (so the co-action part has std ``coaction_strength`` and is 0 for an empty history);
+  :math:`b` solved so that the mean click probability is ``base_rate``;
+- click :math:`y_n \sim \text{Bernoulli}(\text{sigmoid}(z_n))`; rows split 80/10/10 at random.
+
+The co-action is *summed* over the history, as CAN sum-pools its co-action outputs (Sec. 4.2), so
+it lies in CAN's function class; it is not a function of the sum-pooled history embedding alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+import torch
+from scipy.optimize import brentq
+from scipy.special import expit
+from sklearn.metrics import log_loss, roc_auc_score
+
+from ctrviz.data.batch import Batch, CTRData
+from ctrviz.data.schema import FIRST_ID, Field, Pair, Schema
+
+_HIST_PREF = 0.9    # P(history position comes from one of the user's preferred categories)
+_TARGET_PREF = 0.5  # P(target item comes from one of the user's preferred categories)
+_ITEM_SPREAD = 0.5  # std of an item's latent vector around its category centroid (before normalising)
+_SPLITS = ("train", "valid", "test")
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """Knobs of the synthetic click model (see the module docstring for the formulas).
+
+    Args:
+        n_rows: total rows, split 80/10/10 at random.
+        n_fields: context categorical fields ``f00..``.
+        vocab_size: values per context field.
+        zipf: skew of the value frequencies, ``p(v) ∝ (v+1)^-zipf`` (0 = uniform).
+        n_planted_pairs: disjoint context-field pairs with a pure interaction table.
+        pair_rank: rank of each planted table (≤ embedding dim → a factorised model can fit it exactly).
+        pair_strength: std (in logits) of each planted pair's effect.
+        main_strength: std (in logits) of each field's per-value main effect (context fields and item).
+        n_users, n_items, n_categories: sizes of the user, item and category vocabularies.
+        prefs_per_user: categories each user's history mostly comes from.
+        seq_len: T, the maximum history length; actual lengths are uniform on 0..T.
+        latent_dim: width of the items' latent vectors.
+        coaction_sharpness: k in ``tanh(k·⟨u_target, u_j⟩)``; large k → closer to a sign.
+        coaction_strength: std (in logits) of the item × history co-action part.
+        base_rate: mean click probability (sets the intercept).
+        seed: seed of ``numpy.random.default_rng``.
+
+    Example:
+        >>> SyntheticConfig(n_rows=1000).n_fields
+        20
+        >>> SyntheticConfig(seq_len=0)
+        Traceback (most recent call last):
+        ...
+        ValueError: SyntheticConfig.seq_len must be >= 1, got 0
+    """
+
+    n_rows: int = 100_000
+    n_fields: int = 20
+    vocab_size: int = 30
+    zipf: float = 1.1
+    n_planted_pairs: int = 3
+    pair_rank: int = 2
+    pair_strength: float = 1.2
+    main_strength: float = 0.3
+    n_users: int = 2000
+    n_items: int = 500
+    n_categories: int = 20
+    prefs_per_user: int = 3
+    seq_len: int = 20
+    latent_dim: int = 4
+    coaction_sharpness: float = 3.0
+    coaction_strength: float = 1.2
+    base_rate: float = 0.25
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            want = int if f.type in (int, "int") else float
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or (want is int and not isinstance(v, int)):
+                raise ValueError(f"SyntheticConfig.{f.name} must be {want.__name__}, got {v!r}")
+        minimum = {"n_rows": 100, "n_fields": 1, "vocab_size": 2, "n_planted_pairs": 0, "pair_rank": 1,
+                   "n_users": 1, "n_items": 1, "n_categories": 1, "prefs_per_user": 1, "seq_len": 1,
+                   "latent_dim": 1, "seed": 0, "zipf": 0, "pair_strength": 0, "main_strength": 0,
+                   "coaction_strength": 0}
+        for name, lo in minimum.items():
+            if getattr(self, name) < lo:
+                raise ValueError(f"SyntheticConfig.{name} must be >= {lo}, got {getattr(self, name)}")
+        if 2 * self.n_planted_pairs > self.n_fields:
+            raise ValueError(f"SyntheticConfig.n_planted_pairs must be <= n_fields // 2 = {self.n_fields // 2} "
+                             f"(pairs are disjoint), got {self.n_planted_pairs}")
+        if self.pair_rank > self.vocab_size - 1:
+            raise ValueError(f"SyntheticConfig.pair_rank must be <= vocab_size - 1 = {self.vocab_size - 1}, "
+                             f"got {self.pair_rank}")
+        if self.n_items < self.n_categories:
+            raise ValueError(f"SyntheticConfig.n_items must be >= n_categories = {self.n_categories} (every "
+                             f"category needs an item), got {self.n_items}")
+        if self.prefs_per_user > self.n_categories:
+            raise ValueError(f"SyntheticConfig.prefs_per_user must be in [1, n_categories = {self.n_categories}], "
+                             f"got {self.prefs_per_user}")
+        if not self.coaction_sharpness > 0:
+            raise ValueError(f"SyntheticConfig.coaction_sharpness must be > 0, got {self.coaction_sharpness}")
+        if not 0 < self.base_rate < 1:
+            raise ValueError(f"SyntheticConfig.base_rate must be in (0, 1), got {self.base_rate}")
+
+    @property
+    def field_names(self) -> list[str]:
+        """Names of the context fields, ``f00``, ``f01``, …"""
+        width = max(2, len(str(self.n_fields - 1)))
+        return [f"f{k:0{width}d}" for k in range(self.n_fields)]
+
+
+def make_synthetic(config: SyntheticConfig | None = None) -> CTRData:
+    """Draw a synthetic CTR dataset whose click model is known (see the module docstring).
+
+    Args:
+        config: the knobs; ``None`` → ``SyntheticConfig()`` (100k rows, about 1 s).
+
+    Returns:
+        :class:`CTRData` named ``"synthetic"``. Sparse fields ``user, item, category, f00..``;
+        sequences ``hist_item``, ``hist_cat`` (B, T), left-aligned, 0-padded; no dense fields;
+        ``group`` = user ids. ``info`` holds ``config``, ``planted_pairs`` (sorted (field_a, field_b)),
+        ``pair_tables`` (pair → (V+2, V+2) effect indexed by ids), ``intercept``, ``prob`` and
+        ``logit_parts`` (split → (N,) arrays; ``logit = intercept + Σ parts``), ``item_category`` and
+        ``item_vectors`` (indexed by item id), and the Bayes ``oracle_auc`` / ``oracle_logloss`` on test.
+
+    Example:
+        >>> data = make_synthetic(SyntheticConfig(n_rows=2000, seed=0))
+        >>> data.train.sparse.shape, data.test.seqs["hist_item"].shape    # 3 + 20 sparse fields, T = 20
+        (torch.Size([1600, 23]), torch.Size([200, 20]))
+        >>> len(data.info["planted_pairs"]), 0.6 < data.info["oracle_auc"] < 1
+        (3, True)
+    """
+    cfg = SyntheticConfig() if config is None else config
+    if not isinstance(cfg, SyntheticConfig):
+        raise TypeError(f"make_synthetic: config must be a SyntheticConfig, got {type(cfg).__name__}")
+    rng = np.random.default_rng(cfg.seed)
+    N, F, V, T, C = cfg.n_rows, cfg.n_fields, cfg.vocab_size, cfg.seq_len, cfg.n_categories
+    names = cfg.field_names
+
+    # -- context fields, main effects and planted pairs -------------------------------------------
+    p = np.arange(1, V + 1, dtype=np.float64) ** -cfg.zipf
+    p /= p.sum()                                                          # (V,) value frequencies
+    x = rng.choice(V, size=(N, F), p=p)                                   # (N, F) values 0..V-1
+    w = rng.normal(0.0, cfg.main_strength, (F, V))                        # (F, V) main effects
+    w -= (w @ p)[:, None]                                                 # centred under p
+    main = w[np.arange(F), x].sum(1)                                      # (N,)
+    pair_idx = np.sort(rng.permutation(F)[: 2 * cfg.n_planted_pairs].reshape(-1, 2), axis=1)  # (P, 2)
+    pair_idx = pair_idx[np.lexsort(pair_idx.T[::-1])]                     # (P, 2) sorted by (a, b)
+    pairs = np.zeros(N)
+    tables: dict[tuple[str, str], np.ndarray] = {}
+    for a, b in pair_idx:                                                 # P ≤ F/2 iterations, not rows
+        xa, yb = rng.normal(size=(2, V, cfg.pair_rank))                   # (V, R) factors
+        xa, yb = xa - p @ xa, yb - p @ yb                                 # centred under p → pure interaction
+        e = xa @ yb.T                                                     # (V, V)
+        e *= cfg.pair_strength / np.sqrt(p @ e**2 @ p)                    # std under p ⊗ p = pair_strength
+        pairs += e[x[:, a], x[:, b]]                                      # (N,)
+        tables[(names[a], names[b])] = np.pad(e, ((FIRST_ID, 0), (FIRST_ID, 0)))  # (V+2, V+2) by id
+
+    # -- items, users, targets and histories ------------------------------------------------------
+    item_cat = rng.permutation(np.arange(cfg.n_items) % C)                # (I,) every category has items
+    by_cat = np.argsort(item_cat, kind="stable")                          # (I,) items grouped by category
+    count = np.bincount(item_cat, minlength=C)                            # (C,)
+    start = np.cumsum(count) - count                                      # (C,)
+
+    def item_in(cat: np.ndarray) -> np.ndarray:                           # uniform item of each category
+        return by_cat[start[cat] + (rng.random(cat.shape) * count[cat]).astype(np.int64)]
+
+    def unit(v: np.ndarray) -> np.ndarray:
+        return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
+
+    centroid = unit(rng.normal(size=(C, cfg.latent_dim)))                 # (C, d)
+    u = unit(centroid[item_cat] + _ITEM_SPREAD * rng.normal(size=(cfg.n_items, cfg.latent_dim)))  # (I, d)
+    w_item = rng.normal(0.0, cfg.main_strength, cfg.n_items)              # (I,)
+    prefs = np.argsort(rng.random((cfg.n_users, C)), axis=1)[:, : cfg.prefs_per_user]  # (U, P) categories
+    user = rng.integers(cfg.n_users, size=N)                              # (N,)
+    pref_pick = prefs[user[:, None], rng.integers(cfg.prefs_per_user, size=(N, T + 1))]  # (N, T+1)
+    mix = rng.random((N, T + 1)) < np.r_[_TARGET_PREF, np.full(T, _HIST_PREF)]           # (N, T+1)
+    cats = np.where(mix, pref_pick, rng.integers(C, size=(N, T + 1)))    # (N, T+1) col 0 = target
+    items = item_in(cats)                                                 # (N, T+1)
+    target, hist, hist_cat = items[:, 0], items[:, 1:], cats[:, 1:]       # (N,), (N, T), (N, T)
+    length = rng.integers(0, T + 1, size=N)                               # (N,) 0..T
+    real = np.arange(T) < length[:, None]                                 # (N, T) left-aligned mask
+    # sims[n, j] = Σ_d u[target_n, d] · u[hist_nj, d]
+    sims = np.einsum("nd,ntd->nt", u[target], u[hist])                    # (N, T)
+    raw = (np.tanh(cfg.coaction_sharpness * sims) * real).sum(1)          # (N,) sum over real positions
+    coaction = cfg.coaction_strength * raw / max(raw.std(), 1e-12)        # (N,) 0 for an empty history
+    main += w_item[target]
+
+    # -- intercept, clicks and splits -------------------------------------------------------------
+    rest = main + pairs + coaction                                        # (N,)
+    intercept = brentq(lambda c: expit(c + rest).mean() - cfg.base_rate, -50.0, 50.0, xtol=1e-10)
+    prob = expit(intercept + rest)                                        # (N,) float64
+    label = (rng.random(N) < prob).astype(np.float32)                     # (N,)
+
+    sparse = np.column_stack([user, target, item_cat[target], x]) + FIRST_ID  # (N, 3 + F)
+    seq_item = np.where(real, hist + FIRST_ID, 0)                         # (N, T)
+    seq_cat = np.where(real, hist_cat + FIRST_ID, 0)                      # (N, T)
+    order = rng.permutation(N)
+    n_tr, n_va = int(0.8 * N), int(0.1 * N)
+    rows = dict(zip(_SPLITS, (np.sort(order[:n_tr]), np.sort(order[n_tr:n_tr + n_va]),
+                              np.sort(order[n_tr + n_va:])), strict=True))
+
+    def batch(r: np.ndarray) -> Batch:
+        s = torch.from_numpy(sparse[r])
+        return Batch(s, torch.zeros(len(r), 0), {"hist_item": torch.from_numpy(seq_item[r]),
+                     "hist_cat": torch.from_numpy(seq_cat[r])}, torch.from_numpy(label[r]), s[:, 0].clone())
+
+    n_item_ids, n_cat_ids = cfg.n_items + FIRST_ID, C + FIRST_ID
+    schema = Schema(
+        (Field("user", "sparse", vocab_size=cfg.n_users + FIRST_ID),
+         Field("item", "sparse", vocab="item", vocab_size=n_item_ids),
+         Field("category", "sparse", vocab="category", vocab_size=n_cat_ids),
+         *(Field(name, "sparse", vocab_size=V + FIRST_ID) for name in names),
+         Field("hist_item", "sequence", vocab="item", vocab_size=n_item_ids, max_len=T),
+         Field("hist_cat", "sequence", vocab="category", vocab_size=n_cat_ids, max_len=T)),
+        pairs=(Pair("item", "hist_item"), Pair("category", "hist_cat")),
+        user_field="user",
+    )
+    test_y, test_p = label[rows["test"]], prob[rows["test"]]
+    two_classes = 0 < test_y.sum() < len(test_y)
+    info = {
+        "config": asdict(cfg),
+        "planted_pairs": list(tables),
+        "pair_tables": tables,
+        "intercept": float(intercept),
+        "prob": {k: prob[r] for k, r in rows.items()},
+        "logit_parts": {k: {"main": main[r], "pairs": pairs[r], "coaction": coaction[r]} for k, r in rows.items()},
+        "item_category": np.r_[0, 1, item_cat + FIRST_ID],                # (I+2,) item id → category id
+        "item_vectors": np.pad(u, ((FIRST_ID, 0), (0, 0))),               # (I+2, d) item id → u
+        "oracle_auc": float(roc_auc_score(test_y, test_p)) if two_classes else float("nan"),
+        "oracle_logloss": float(log_loss(test_y, test_p, labels=[0, 1])),
+    }
+    return CTRData("synthetic", schema, batch(rows["train"]), batch(rows["valid"]), batch(rows["test"]), info)

@@ -1,0 +1,60 @@
+"""Experiment runners: one model on one dataset → a flat result dict; several → a DataFrame.
+
+Issue 5 grows this into multi-seed sweeps with a result cache; the single-run function here is what
+the CLI (`ctrviz train`) and the demo call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from ctrviz.data.batch import CTRData
+from ctrviz.models import count_parameters, create
+from ctrviz.train import Trainer, TrainConfig, TrainResult
+from ctrviz.utils import seed_everything
+
+
+def run_model(model_name: str, data: CTRData, train: TrainConfig | None = None,
+              model_config: object | dict | None = None) -> tuple[dict, TrainResult]:
+    """Seed, build ``model_name`` for ``data.schema``, train and test it.
+
+    The model is built right after ``seed_everything(train.seed)``, so the same seed gives the same
+    initial weights and — on CPU — bit-identical metrics.
+
+    Returns:
+        a flat dict (model, data, auc, logloss, gauc, params, samples_per_s, seconds, best_epoch,
+        epochs, device, seed, and oracle_auc / oracle_logloss for synthetic data) and the full
+        :class:`~ctrviz.train.TrainResult` (history DataFrame included).
+    """
+    train = train or TrainConfig()
+    seed_everything(train.seed)
+    model = create(model_name, data.schema, model_config)
+    result = Trainer(train).fit(model, data)
+    row = {
+        "model": model_name,
+        "data": data.name,
+        **{k: float(v) for k, v in result.test.items()},
+        "params": count_parameters(model),
+        "samples_per_s": float(result.history["samples_per_s"].mean()),
+        "seconds": float(result.seconds),
+        "best_epoch": int(result.best_epoch),
+        "epochs": int(len(result.history)),
+        "device": str(result.device),
+        "seed": train.seed,
+    }
+    for key in ("oracle_auc", "oracle_logloss"):
+        if key in data.info:
+            row[key] = float(data.info[key])
+    return row, result
+
+
+def compare_models(model_names: Sequence[str], data: CTRData, train: TrainConfig | None = None
+                   ) -> tuple[pd.DataFrame, dict[str, TrainResult]]:
+    """Run :func:`run_model` for each name → (one row per model as a DataFrame, results by name)."""
+    rows, results = [], {}
+    for name in model_names:
+        row, results[name] = run_model(name, data, train)
+        rows.append(row)
+    return pd.DataFrame(rows), results
