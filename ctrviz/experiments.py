@@ -12,7 +12,7 @@ import pandas as pd
 
 from ctrviz.data.batch import CTRData
 from ctrviz.models import count_parameters, create
-from ctrviz.train import Trainer, TrainConfig, TrainResult
+from ctrviz.train import TrainConfig, Trainer, TrainResult
 from ctrviz.utils import seed_everything
 
 

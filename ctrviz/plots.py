@@ -35,7 +35,7 @@ def plot_model_comparison(results: pd.DataFrame, oracle_auc: float | None = None
         lo = min(lo, oracle_auc)
     hi = max(float(results[metric].max()), oracle_auc or 0.0)
     ax.set_ylim(max(0.0, lo - 0.1 * (hi - lo + 0.05)), hi + 0.05 * (hi - lo + 0.05))
-    for patch, value in zip(ax.patches, results[metric]):
+    for patch, value in zip(ax.patches, results[metric], strict=False):
         ax.annotate(f"{value:.4f}", (patch.get_x() + patch.get_width() / 2, patch.get_height()),
                     ha="center", va="bottom", fontsize=8)
     ax.set_xlabel("model")

@@ -9,8 +9,20 @@ import pandas as pd
 import pytest
 import torch
 
-from ctrviz.data import (OOV_ID, Batch, Column, Field, Pair, Schema, Standardizer, TableEncoder, Vocabulary,
-                         iter_batches, log_bucket, pad_sequences)
+from ctrviz.data import (
+    OOV_ID,
+    Batch,
+    Column,
+    Field,
+    Pair,
+    Schema,
+    Standardizer,
+    TableEncoder,
+    Vocabulary,
+    iter_batches,
+    log_bucket,
+    pad_sequences,
+)
 
 
 # -- schema --------------------------------------------------------------------------------------

@@ -68,7 +68,7 @@ class FieldEmbedding(nn.Module):
         seq = schema.seq_names
         lens = [schema[n].max_len for n in seq]
         self.register_buffer("seq_offsets", torch.tensor(
-            [offsets[schema[n].table] for n, t in zip(seq, lens) for _ in range(t)], dtype=torch.long),
+            [offsets[schema[n].table] for n, t in zip(seq, lens, strict=True) for _ in range(t)], dtype=torch.long),
             persistent=False)
         # segment[q, t] = 1 where position t of the concatenated sequences belongs to field q
         segment = torch.zeros(len(seq), sum(lens))

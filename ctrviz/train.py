@@ -1,0 +1,343 @@
+"""Model-agnostic trainer: device, AMP, optimizer, early stopping, checkpoints, progress bars.
+
+Any ``nn.Module`` whose ``forward(batch: Batch)`` returns (B,) logits trains here; models never pick a
+device or build an optimizer (DESIGN.md, style 3). :meth:`Trainer.fit` moves model and data to the
+device once, minimises mean BCE-with-logits over shuffled mini-batches, evaluates validation AUC /
+logloss / GAUC after every epoch, stops early on validation AUC and restores the best weights.
+
+Seeding: ``fit`` calls ``seed_everything(config.seed)`` first, which fixes dropout and the shuffle
+order (a CPU generator seeded from ``(seed, epoch)``), but a model's *initial weights* are drawn when
+the caller builds it — seed before building (``seed_everything(0); model = MyModel(...)``; the ``ctrviz``
+CLI does this). Then the same seed gives bit-identical histories on CPU.
+
+AMP: ``amp="auto"`` runs forward passes under bf16 autocast on CUDA GPUs with native bf16 (compute
+capability ≥ 8.0) and never on CPU, where bf16 is slow without AMX and would break bit-exact runs;
+``amp=True`` on a CPU device is a ``ValueError``. bf16 needs no gradient scaler; the loss is float32.
+
+Divergence: on CPU the loss is checked every step before the update (free there); on CUDA the epoch's
+running loss sum (kept on the device, so steps never wait for the host) is read every
+``nan_check_every`` steps, so the error names a window of steps. Either way :class:`TrainingDiverged`
+is raised, ``last.pt`` keeps the last good epoch, and the in-memory model should be reloaded from it.
+
+Checkpoints: ``checkpoint_dir/last.pt`` is rewritten atomically after every epoch; it holds only tensors,
+dicts, lists, numbers and strings (``torch.load(path, weights_only=True)`` reads it): ``epoch, model,
+optimizer, optimizer_name, history, best_state, best_auc, best_epoch, bad_epochs, rng_cpu, rng_cuda``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from math import inf
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from ctrviz.data.batch import Batch, CTRData, iter_batches
+from ctrviz.metrics import evaluate
+from ctrviz.utils import atomic_torch_save, resolve_device, seed_everything
+
+__all__ = ["TrainConfig", "TrainResult", "Trainer", "TrainingDiverged", "predict", "evaluate_model"]
+
+_OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "adagrad": torch.optim.Adagrad,
+               "sgd": torch.optim.SGD}
+_STATE_KEYS = ("epoch", "history", "best_state", "best_auc", "best_epoch", "bad_epochs")
+
+
+class TrainingDiverged(FloatingPointError):
+    """The training loss became NaN or inf. ``last.pt`` (when checkpointing) still holds the last good epoch."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train. Every field is checked on construction (``ValueError`` naming the field).
+
+    Args:
+        epochs: maximum number of passes over the training split.
+        batch_size, eval_batch_size: rows per training / evaluation mini-batch.
+        lr, weight_decay: optimizer learning rate and L2 / decoupled weight decay.
+        optimizer: ``"adam"``, ``"adamw"``, ``"adagrad"`` or ``"sgd"`` (plain, no momentum).
+        patience: stop after this many epochs without a higher validation AUC; 0 disables.
+        restore_best: load the weights of the best validation-AUC epoch at the end.
+        grad_clip: max global gradient L2 norm, or ``None``.
+        device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, …
+        amp: ``"auto"`` (bf16 autocast on a bf16-capable GPU), ``True`` (CUDA only) or ``False``.
+        compile: wrap the model in ``torch.compile`` (weights and checkpoints stay the plain model's).
+        seed: seeds dropout and the shuffle order (seed the model's init yourself, see module doc).
+        progress: show tqdm bars (epochs, and steps within an epoch); ``False`` prints nothing.
+        checkpoint_dir: folder for ``last.pt``, or ``None``. resume: continue from its ``last.pt``.
+        nan_check_every: on CUDA, steps between host reads of the running loss to detect NaN/inf.
+    """
+
+    epochs: int = 10
+    batch_size: int = 1024
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    optimizer: str = "adam"
+    patience: int = 2
+    restore_best: bool = True
+    grad_clip: float | None = None
+    device: str = "auto"
+    amp: bool | str = "auto"
+    compile: bool = False
+    seed: int = 0
+    progress: bool = True
+    checkpoint_dir: str | None = None
+    resume: bool = False
+    eval_batch_size: int = 8192
+    nan_check_every: int = 50
+
+    def __post_init__(self) -> None:
+        for name, lo in (("epochs", 1), ("batch_size", 1), ("eval_batch_size", 1), ("patience", 0),
+                         ("seed", 0), ("nan_check_every", 1)):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < lo:
+                raise ValueError(f"TrainConfig.{name} must be an int >= {lo}, got {v!r}")
+        for name, v, zero_ok in (("lr", self.lr, False), ("weight_decay", self.weight_decay, True),
+                                 ("grad_clip", 1.0 if self.grad_clip is None else self.grad_clip, False)):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (v >= 0 if zero_ok else v > 0) or v == inf:
+                raise ValueError(f"TrainConfig.{name} must be a finite number {'>=' if zero_ok else '>'} 0, got {v!r}")
+        if self.optimizer not in _OPTIMIZERS:
+            raise ValueError(f"TrainConfig.optimizer must be one of {sorted(_OPTIMIZERS)}, got {self.optimizer!r}")
+        for name in ("restore_best", "compile", "progress", "resume"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"TrainConfig.{name} must be True or False, got {getattr(self, name)!r}")
+        if not (isinstance(self.amp, bool) or self.amp == "auto"):
+            raise ValueError(f"TrainConfig.amp must be 'auto', True or False, got {self.amp!r}")
+        device = resolve_device(self.device)  # ValueError "device: ..." for an unknown or absent device
+        if self.amp is True and not _bf16_ok(device):
+            raise ValueError(f"TrainConfig.amp=True needs a CUDA GPU with bf16 (compute capability >= 8.0), the "
+                             f"device is {device}; use amp='auto' (bf16 on such GPUs, off elsewhere) or amp=False")
+        if self.checkpoint_dir is not None and not isinstance(self.checkpoint_dir, (str, Path)):
+            raise ValueError(f"TrainConfig.checkpoint_dir must be a path string or None, got {self.checkpoint_dir!r}")
+        if self.resume and self.checkpoint_dir is None:
+            raise ValueError("TrainConfig.resume=True needs checkpoint_dir (the folder holding last.pt)")
+
+
+@dataclass
+class TrainResult:
+    """What :meth:`Trainer.fit` returns.
+
+    Args:
+        history: one row per epoch: ``epoch, train_loss, valid_auc, valid_logloss, [valid_gauc,] seconds,
+            samples_per_s`` (seconds = whole epoch incl. validation; samples/s = training rows / training time).
+        best_epoch: epoch (1-based) with the highest validation AUC.
+        valid, test: metrics of the final model — the restored best one when ``restore_best``.
+        params: number of trainable parameters. seconds: total wall time. device: e.g. ``"cpu"``.
+    """
+
+    history: pd.DataFrame
+    best_epoch: int
+    valid: dict[str, float]
+    test: dict[str, float]
+    params: int
+    seconds: float
+    device: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict; ``history`` as a list of row dicts."""
+        return {"best_epoch": self.best_epoch, "valid": dict(self.valid), "test": dict(self.test),
+                "params": self.params, "seconds": self.seconds, "device": self.device,
+                "history": self.history.to_dict("records")}
+
+
+class Trainer:
+    """Fits any ``forward(batch) -> (B,) logits`` model on a :class:`CTRData`.
+
+    Args:
+        config: a :class:`TrainConfig` (default: all defaults).
+
+    Example:
+        >>> from ctrviz.data.schema import Field, Schema
+        >>> schema = Schema((Field("user", "sparse", vocab_size=10), Field("item", "sparse", vocab_size=10)))
+        >>> ids = torch.randint(2, 10, (600, 2), generator=torch.Generator().manual_seed(0))
+        >>> def rows(s): return Batch(ids[s], torch.zeros(len(ids[s]), 0), {}, (ids[s, 1] >= 6).float())
+        >>> data = CTRData("toy", schema, rows(slice(0, 400)), rows(slice(400, 500)), rows(slice(500, 600)))
+        >>> class LR(nn.Module):  # logistic regression: one weight per (field, id)
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.w = nn.Parameter(torch.zeros(2, 10))  # (F, vocab)
+        ...     def forward(self, batch):
+        ...         return self.w[torch.arange(2), batch.sparse].sum(1)  # (B, F) -> (B,)
+        >>> _ = seed_everything(0); model = LR()
+        >>> result = Trainer(TrainConfig(epochs=3, batch_size=64, lr=0.1, progress=False)).fit(model, data)
+        >>> result.valid["auc"] > 0.95, len(result.history), result.params
+        (True, 3, 20)
+    """
+
+    def __init__(self, config: TrainConfig | None = None) -> None:
+        if config is not None and not isinstance(config, TrainConfig):
+            raise TypeError(f"Trainer expects a TrainConfig, got {type(config).__name__}")
+        self.config = config or TrainConfig()
+
+    def fit(self, model: nn.Module, data: CTRData) -> TrainResult:
+        """Train ``model`` in place (moved to the device, left in eval mode); early-stop on ``data.valid``.
+
+        Raises ``ValueError`` (bad output shape, resume from another model), ``FileNotFoundError`` (resume
+        without ``last.pt``) or :class:`TrainingDiverged`.
+        """
+        cfg, t_start = self.config, time.perf_counter()
+        device = resolve_device(cfg.device)
+        amp = cfg.amp is True or (cfg.amp == "auto" and _bf16_ok(device))
+        if len(data.train) == 0:
+            raise ValueError("data.train has no rows")
+        seed_everything(cfg.seed)
+        model.to(device)
+        train, valid, test = data.train.to(device), data.valid.to(device), data.test.to(device)
+        params = [p for p in model.parameters() if p.requires_grad]
+        if not params:
+            raise ValueError("the model has no trainable parameters")
+        opt = _OPTIMIZERS[cfg.optimizer](params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        ckpt = Path(cfg.checkpoint_dir) / "last.pt" if cfg.checkpoint_dir is not None else None
+        st: dict[str, Any] = {"epoch": 0, "history": [], "best_state": None, "best_auc": -inf,
+                              "best_epoch": 0, "bad_epochs": 0}
+        if cfg.resume:
+            st = self._load(ckpt, model, opt, device)
+        fwd = torch.compile(model) if cfg.compile else model
+        bar = tqdm(range(st["epoch"] + 1, cfg.epochs + 1), desc="epochs", total=cfg.epochs, initial=st["epoch"],
+                   disable=not cfg.progress)
+        for epoch in bar:
+            if cfg.patience and st["bad_epochs"] >= cfg.patience:
+                break
+            t0 = time.perf_counter()
+            try:
+                loss, train_s = self._train_epoch(fwd, opt, params, train, epoch, amp)
+            except TrainingDiverged as e:
+                kept = f"{ckpt} still holds epoch {st['epoch']}" if ckpt and st["epoch"] else "no checkpoint written"
+                raise TrainingDiverged(f"training diverged: {e}. Try a lower lr (now {cfg.lr:g}), grad_clip (e.g. "
+                                       f"1.0){' or amp=False' if amp else ''}; {kept}.") from None
+            m = evaluate_model(fwd, valid, cfg.eval_batch_size, amp=amp)
+            st["history"].append({"epoch": epoch, "train_loss": loss, **{f"valid_{k}": v for k, v in m.items()},
+                                  "seconds": time.perf_counter() - t0, "samples_per_s": len(train) / train_s})
+            st["epoch"] = epoch
+            if m["auc"] > st["best_auc"]:
+                best = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()
+                        } if cfg.restore_best else None  # kept on the host: no second copy in GPU memory
+                st.update(best_auc=m["auc"], best_epoch=epoch, bad_epochs=0, best_state=best)
+            else:
+                st["bad_epochs"] += 1
+            if ckpt is not None:
+                atomic_torch_save({**st, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                                   "optimizer_name": cfg.optimizer, "rng_cpu": torch.get_rng_state(),
+                                   "rng_cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None},
+                                  ckpt)
+            bar.set_postfix(loss=f"{loss:.4f}", valid_auc=f"{m['auc']:.4f}")
+        bar.close()
+        if cfg.restore_best and st["best_state"] is not None:
+            model.load_state_dict(st["best_state"])
+        v, t = (evaluate_model(fwd, s, cfg.eval_batch_size, amp=amp) for s in (valid, test))
+        model.eval()
+        cols = ["epoch", "train_loss", "valid_auc", "valid_logloss", *(["valid_gauc"] if "gauc" in v else []),
+                "seconds", "samples_per_s"]
+        return TrainResult(pd.DataFrame(st["history"], columns=cols), st["best_epoch"], v, t,
+                           sum(p.numel() for p in params), time.perf_counter() - t_start, str(device))
+
+    def _train_epoch(self, fwd: nn.Module, opt: torch.optim.Optimizer, params: list[Tensor], train: Batch,
+                     epoch: int, amp: bool) -> tuple[float, float]:
+        """One pass over ``train``; returns (mean loss, training seconds). No host sync per step on CUDA."""
+        cfg, dev = self.config, train.device
+        gen = torch.Generator().manual_seed(int(np.random.SeedSequence([cfg.seed, epoch]).generate_state(1)[0]))
+        steps = -(-len(train) // cfg.batch_size)
+        loss_sum = torch.zeros((), dtype=torch.float64, device=dev)
+        checked, t0 = 0, time.perf_counter()
+        fwd.train()
+        batches = iter_batches(train, cfg.batch_size, shuffle=True, generator=gen)
+        for step, b in enumerate(tqdm(batches, total=steps, desc=f"epoch {epoch}", leave=False,
+                                      disable=not cfg.progress), 1):
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+                logits = fwd(b)
+            _check_logits(logits, len(b))
+            loss = F.binary_cross_entropy_with_logits(logits.float(), b.label)
+            if dev.type == "cpu" and not torch.isfinite(loss):
+                raise TrainingDiverged(f"the loss became NaN/inf at epoch {epoch}, step {step} of {steps}")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip is not None:
+                nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+            opt.step()
+            loss_sum += loss.detach() * len(b)
+            if dev.type != "cpu" and (step - checked >= cfg.nan_check_every or step == steps):
+                if not torch.isfinite(loss_sum):  # the one host sync per nan_check_every steps
+                    raise TrainingDiverged(f"the loss became NaN/inf at epoch {epoch}, in one of steps "
+                                           f"{checked + 1}..{step} of {steps}")
+                checked = step
+        return loss_sum.item() / len(train), time.perf_counter() - t0  # .item(): the epoch's host sync
+
+    def _load(self, path: Path | None, model: nn.Module, opt: torch.optim.Optimizer,
+              device: torch.device) -> dict[str, Any]:
+        """Restore model, optimizer, RNG and loop state from ``last.pt``; return the loop state."""
+        if path is None or not path.is_file():
+            raise FileNotFoundError(f"resume=True but there is no checkpoint {path}; train once without resume "
+                                    "(with the same checkpoint_dir) or fix checkpoint_dir")
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+        mine = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+        theirs = {k: tuple(v.shape) for k, v in ck["model"].items()}
+        if mine != theirs:
+            diff = sorted(set(mine.items()) ^ set(theirs.items()))[:4]
+            raise ValueError(f"{path} was saved from a different model: state_dict keys/shapes differ, e.g. {diff}; "
+                             "use a fresh checkpoint_dir or resume=False")
+        if ck["optimizer_name"] != self.config.optimizer:
+            raise ValueError(f"{path} was saved with optimizer {ck['optimizer_name']!r}, the config says "
+                             f"{self.config.optimizer!r}")
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        for g in opt.param_groups:  # the config, not the checkpoint, decides lr and weight decay
+            g.update(lr=self.config.lr, weight_decay=self.config.weight_decay)
+        torch.set_rng_state(ck["rng_cpu"])
+        if device.type == "cuda" and ck["rng_cuda"] is not None:
+            torch.cuda.set_rng_state(ck["rng_cuda"], device)
+        return {k: ck[k] for k in _STATE_KEYS}
+
+
+def _bf16_ok(device: torch.device) -> bool:
+    return device.type == "cuda" and torch.cuda.get_device_capability(device) >= (8, 0)
+
+
+def _check_logits(logits: Tensor, n: int) -> None:
+    if not isinstance(logits, Tensor) or logits.shape != (n,) or not logits.is_floating_point():
+        got = tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
+        raise ValueError(f"model.forward(batch) must return float logits of shape (B,) = ({n},), got {got}"
+                         f"{'; end forward with .squeeze(-1)' if got == (n, 1) else ''}")
+
+
+@torch.no_grad()
+def predict(model: nn.Module, batch: Batch, batch_size: int = 8192, *, amp: bool = False) -> np.ndarray:
+    """Click probabilities ``sigmoid(model(batch))`` as a (N,) float32 array, in eval mode.
+
+    Mini-batches go to the model's device if ``batch`` lives elsewhere; the model's train/eval mode is restored.
+
+    Args:
+        model: a ``forward(batch) -> (B,) logits`` module. batch: the rows. batch_size: rows per forward.
+        amp: run forwards under bf16 autocast (on the model's device type).
+
+    Example:
+        >>> class Half(nn.Module):
+        ...     def forward(self, batch): return torch.zeros(len(batch))
+        >>> predict(Half(), Batch(torch.tensor([[2], [3]]), torch.zeros(2, 0), {}, torch.tensor([0., 1.])))
+        array([0.5, 0.5], dtype=float32)
+    """
+    device = next((p.device for p in model.parameters()), batch.device)
+    was_training = model.training
+    model.eval()
+    try:
+        out = []
+        for b in iter_batches(batch, batch_size):
+            b = b.to(device)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                logits = model(b)
+            _check_logits(logits, len(b))
+            out.append(torch.sigmoid(logits.float()))
+        return torch.cat(out).cpu().numpy() if out else np.zeros(0, np.float32)
+    finally:
+        model.train(was_training)
+
+
+def evaluate_model(model: nn.Module, batch: Batch, batch_size: int = 8192, *, amp: bool = False) -> dict[str, float]:
+    """:func:`ctrviz.metrics.evaluate` of :func:`predict` on ``batch``: auc, logloss, and gauc when ``batch.group``."""
+    return evaluate(batch.label, predict(model, batch, batch_size, amp=amp), batch.group)
