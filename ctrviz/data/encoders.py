@@ -13,6 +13,7 @@ Every encoder is fitted on the training split only and saved/loaded as JSON (nev
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections import Counter
@@ -51,8 +52,11 @@ class Vocabulary:
         self._index: pd.Index | None = None
 
     def fit(self, tokens: Iterable[object]) -> Vocabulary:
-        """Count ``tokens`` (cast to ``str``) and keep those seen ``min_count`` times or more."""
-        counts = Counter(_as_str_array(tokens).tolist())
+        """Count ``tokens`` (compared as ``str``) and keep those seen ``min_count`` times or more."""
+        codes, uniques = _factorize(tokens)
+        counts: Counter[str] = Counter()
+        for tok, c in zip(uniques, np.bincount(codes, minlength=len(uniques)).tolist(), strict=True):
+            counts[tok] += c   # 1 and "1" are the same token
         kept = [t for t, c in counts.items() if c >= self.min_count]
         kept.sort(key=lambda t: (-counts[t], t))
         return self._set(kept)
@@ -74,8 +78,9 @@ class Vocabulary:
     def encode(self, tokens: Iterable[object]) -> np.ndarray:
         """Ids (int64) of ``tokens``; unseen or rare tokens → ``OOV_ID``."""
         self._fitted()
-        pos = self._index.get_indexer(_as_str_array(tokens))
-        return np.where(pos < 0, OOV_ID, pos + FIRST_ID).astype(np.int64)
+        codes, uniques = _factorize(tokens)
+        pos = self._index.get_indexer(uniques)                        # one hash lookup per distinct token
+        return np.where(pos < 0, OOV_ID, pos + FIRST_ID).astype(np.int64)[codes]
 
     def decode(self, ids: Iterable[int]) -> list[str]:
         """Tokens of ``ids`` (``"<pad>"`` and ``"<oov>"`` for the reserved ids)."""
@@ -91,13 +96,16 @@ class Vocabulary:
         return cls(int(d["min_count"]))._set([str(t) for t in d["tokens"]])
 
 
-def _as_str_array(values: Iterable[object]) -> np.ndarray:
-    arr = np.asarray(values if isinstance(values, (np.ndarray, pd.Series)) else list(values), dtype=object)
-    if arr.ndim != 1:
-        raise ValueError(f"expected a 1-D list of tokens, got shape {arr.shape}")
-    if pd.isna(arr).any():
+def _factorize(values: Iterable[object]) -> tuple[np.ndarray, list[str]]:
+    """(codes, distinct tokens as ``str``): each value is ``uniques[codes[i]]``; NaN/None → error."""
+    if not isinstance(values, (np.ndarray, pd.Series)):
+        values = np.asarray(list(values), dtype=object)
+    if np.ndim(values) != 1:
+        raise ValueError(f"expected a 1-D list of tokens, got shape {np.shape(values)}")
+    codes, uniques = pd.factorize(values)
+    if len(codes) and codes.min() < 0:
         raise ValueError("tokens contain NaN/None; fill missing categories with a token such as '' first")
-    return arr.astype(str)
+    return codes, [str(u) for u in uniques]
 
 
 def log_bucket(values: Sequence[float] | np.ndarray | pd.Series) -> np.ndarray:
@@ -300,15 +308,15 @@ class TableEncoder:
                 raise ValueError(f"column {c.src!r}: missing value at row {row}; fill it with a token "
                                  "(e.g. '') or use transform='log_bucket' for numbers")
             vals = log_bucket(col) if c.transform == "log_bucket" else col.to_numpy()
-            return _as_str_array(vals), np.ones(len(col), dtype=np.int64)
+            return vals, np.ones(len(col), dtype=np.int64)
         lists = col.to_numpy()
         for i, v in enumerate(lists):
             if not isinstance(v, (list, tuple, np.ndarray)):
                 raise TypeError(f"column {c.src!r}: row {i} holds {type(v).__name__}, a {c.kind} column "
                                 "needs a list of tokens per row (use [] for none)")
         lengths = np.fromiter((len(v) for v in lists), dtype=np.int64, count=len(lists))
-        flat = [t for v in lists for t in v]
-        return _as_str_array(flat), lengths
+        flat = np.fromiter(itertools.chain.from_iterable(lists), dtype=object, count=int(lengths.sum()))
+        return flat, lengths
 
     def _check_frame(self, df: pd.DataFrame) -> None:
         if not isinstance(df, pd.DataFrame):

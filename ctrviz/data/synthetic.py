@@ -49,7 +49,7 @@ from ctrviz.data.schema import FIRST_ID, Field, Pair, Schema
 
 _HIST_PREF = 0.9    # P(history position comes from one of the user's preferred categories)
 _TARGET_PREF = 0.5  # P(target item comes from one of the user's preferred categories)
-_ITEM_SPREAD = 0.5  # std of an item's latent vector around its category centroid (before normalising)
+_ITEM_SPREAD = 0.25 # std of an item's latent vector around its category centroid (before normalising)
 _SPLITS = ("train", "valid", "test")
 
 

@@ -1,7 +1,7 @@
 """DNN — "Embedding & MLP", the base model of the CAN paper (CAN Sec. 3, Eq. 1; Sec. 5.1).
 
-Reference: G. Zhou et al., "CAN: Feature Co-Action Network for Click-Through Rate Prediction",
-WSDM 2022, and the DIN/DIEN base model it follows (Zhou et al., KDD 2018 / AAAI 2019).
+Reference: G. Zhou et al., "CAN: Feature Co-Action Network for Click-Through Rate Prediction"
+(Alibaba), and the DIN/DIEN base model it follows (Zhou et al., KDD 2018 / AAAI 2019).
 
 Equation (CAN Eq. 1 without the co-action features):
 
@@ -42,7 +42,7 @@ class DNNConfig:
     pooling: Literal["sum", "mean"] = "sum"
 
 
-@register("dnn", DNNConfig, "Embedding & MLP (CAN's base model, 200×80 head)", "Zhou et al., WSDM 2022 (CAN) Sec. 3")
+@register("dnn", DNNConfig, "Embedding & MLP (CAN's base model, 200×80 head)", "Zhou et al., CAN Sec. 3, 5.1")
 class DNN(nn.Module):
     """Embedding & MLP.
 
