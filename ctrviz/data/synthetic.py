@@ -1,37 +1,35 @@
-r"""Synthetic CTR data with a known answer: planted field pairs and an item × history co-action.
+"""Synthetic CTR data with a known answer: planted field pairs and an item × history co-action.
 
 :func:`make_synthetic` draws rows from a click model we wrote down, so every experiment can be
-scored against the truth: does CAN (Bai et al., "CAN: Feature Co-Action Network", Sec. 4) find the
-target-item × history co-action, and do AOANet's α gates (Zhao et al., "AOANet", Sec. 3.3) keep
+scored against the truth: does CAN (Zhou et al., "CAN: Feature Co-Action Network", Sec. 4) find the
+target-item × history co-action, and do AOANet's α gates (Lang et al., "AOANet", KDD '21, Sec. 3.3) keep
 exactly the planted field pairs?
 
-Generative model, per row n (letters as in DESIGN.md, ids shifted by +2 into the schema convention):
+Generative model for row n (ids are shifted by +2 into the schema convention: 0 pad, 1 OOV):
 
-- context fields ``f00..f{F-1}``: :math:`x_{n,k} \sim p`, :math:`p(v) \propto (v+1)^{-\text{zipf}}`,
-  independently (so id 2 is the most frequent value, as the encoders would number it);
-- items have a category :math:`c(i)` and a unit latent vector :math:`u_i \propto \mu_{c(i)} + 0.5\,\varepsilon_i`
-  (``latent_dim`` wide, clustered around a random unit centroid :math:`\mu_c`);
-- each user prefers ``prefs_per_user`` categories; history positions draw their category from the
-  user's preferences with probability 0.9 (else uniform), the target with probability 0.5; the item is
-  uniform within the category. History length :math:`L_n \sim U\{0..T\}` (so some are empty);
-- the true logit is
+- context fields ``f00..``: x[n, k] ~ p independently, p(v) ∝ (v + 1)^(-zipf), v = 0..V-1, so id 2
+  is the most frequent value, as the encoders would number it;
+- item i has a category c(i) and a unit latent vector u_i = unit(μ_c(i) + 0.25·ε_i) in R^latent_dim,
+  clustered around a random unit centroid μ_c;
+- user m prefers ``prefs_per_user`` categories. Each history position draws its category from them
+  with probability 0.9 (else uniform), the target with probability 0.5; the item is uniform within the
+  category. History length L_n ~ Uniform{0..T} (some rows have no history);
+- true logit, with k = ``coaction_sharpness``::
 
-  .. math::
+      z_n = b + main_n + pairs_n + coaction_n
+      main_n     = Σ_k w_k[x[n, k]] + w_item[i_n]                  w ~ N(0, main_strength²), centred under p
+      pairs_n    = Σ_(a, b) E_ab[x[n, a], x[n, b]]                  E_ab = X Yᵀ, X, Y (V, pair_rank) centred under p
+      coaction_n = (s / σ) · Σ_{j < L_n} exp(k·(⟨u_{i_n}, u_{h[n, j]}⟩ − 1))
 
-     z_n = b + \underbrace{\textstyle\sum_k w_k[x_{n,k}] + w_{item}[i_n]}_{\text{main}}
-       + \underbrace{\textstyle\sum_{(a,b)} E_{ab}[x_{n,a}, x_{n,b}]}_{\text{pairs}}
-       + \underbrace{\frac{s_{co}}{\sigma}\textstyle\sum_{j<L_n} \tanh(k\,\langle u_{i_n}, u_{h_{n,j}}\rangle)}_{\text{coaction}}
+  Centring the factors of E_ab makes it a pure interaction, E[E_ab | x_a] = E[E_ab | x_b] = 0 (no
+  per-field part), and it is rescaled to std ``pair_strength`` under p ⊗ p. The co-action is a soft
+  count of history items close to the target (1 for an identical vector, e^(-2k) for an opposite one);
+  σ is the std of that sum over the generated rows, so the part has std s = ``coaction_strength`` and
+  is 0 for an empty history. b is solved so that the mean click probability is ``base_rate``;
+- click y_n ~ Bernoulli(sigmoid(z_n)); rows are split 80/10/10 at random.
 
-  with :math:`w \sim N(0, \text{main\_strength}^2)` centred under :math:`p`; each planted table
-  :math:`E_{ab} = X Y^\top` of rank ``pair_rank`` whose factors are centred under :math:`p`, so
-  :math:`E[E_{ab} \mid x_a] = E[E_{ab} \mid x_b] = 0` (a pure interaction, no per-field part) and
-  rescaled to std ``pair_strength``; :math:`\sigma` the std of the history sum over the generated
-  rows (so the co-action part has std ``coaction_strength`` and is 0 for an empty history);
-  :math:`b` solved so that the mean click probability is ``base_rate``;
-- click :math:`y_n \sim \text{Bernoulli}(\text{sigmoid}(z_n))`; rows split 80/10/10 at random.
-
-The co-action is *summed* over the history, as CAN sum-pools its co-action outputs (Sec. 4.2), so
-it lies in CAN's function class; it is not a function of the sum-pooled history embedding alone.
+The co-action is *summed* over the history, as CAN sum-pools its co-action outputs (Sec. 4.2), so it
+lies in CAN's function class; it is not a function of the sum-pooled history embedding.
 """
 
 from __future__ import annotations
@@ -47,9 +45,9 @@ from sklearn.metrics import log_loss, roc_auc_score
 from ctrviz.data.batch import Batch, CTRData
 from ctrviz.data.schema import FIRST_ID, Field, Pair, Schema
 
-_HIST_PREF = 0.9    # P(history position comes from one of the user's preferred categories)
-_TARGET_PREF = 0.5  # P(target item comes from one of the user's preferred categories)
-_ITEM_SPREAD = 0.25 # std of an item's latent vector around its category centroid (before normalising)
+_HIST_PREF = 0.9     # P(history position comes from one of the user's preferred categories)
+_TARGET_PREF = 0.5   # P(target item comes from one of the user's preferred categories)
+_ITEM_SPREAD = 0.25  # std of an item's latent vector around its category centroid (before normalising)
 _SPLITS = ("train", "valid", "test")
 
 
@@ -70,7 +68,7 @@ class SyntheticConfig:
         prefs_per_user: categories each user's history mostly comes from.
         seq_len: T, the maximum history length; actual lengths are uniform on 0..T.
         latent_dim: width of the items' latent vectors.
-        coaction_sharpness: k in ``tanh(k·⟨u_target, u_j⟩)``; large k → closer to a sign.
+        coaction_sharpness: k in ``exp(k·(⟨u_target, u_j⟩ − 1))``; large k → only near-identical items count.
         coaction_strength: std (in logits) of the item × history co-action part.
         base_rate: mean click probability (sets the intercept).
         seed: seed of ``numpy.random.default_rng``.
@@ -90,7 +88,7 @@ class SyntheticConfig:
     zipf: float = 1.1
     n_planted_pairs: int = 3
     pair_rank: int = 2
-    pair_strength: float = 1.2
+    pair_strength: float = 1.0
     main_strength: float = 0.3
     n_users: int = 2000
     n_items: int = 500
@@ -99,7 +97,7 @@ class SyntheticConfig:
     seq_len: int = 20
     latent_dim: int = 4
     coaction_sharpness: float = 3.0
-    coaction_strength: float = 1.2
+    coaction_strength: float = 1.5
     base_rate: float = 0.25
     seed: int = 0
 
@@ -144,7 +142,7 @@ def make_synthetic(config: SyntheticConfig | None = None) -> CTRData:
     """Draw a synthetic CTR dataset whose click model is known (see the module docstring).
 
     Args:
-        config: the knobs; ``None`` → ``SyntheticConfig()`` (100k rows, about 1 s).
+        config: the knobs; ``None`` → ``SyntheticConfig()`` (100k rows, about 0.3 s).
 
     Returns:
         :class:`CTRData` named ``"synthetic"``. Sparse fields ``user, item, category, f00..``;
@@ -153,6 +151,10 @@ def make_synthetic(config: SyntheticConfig | None = None) -> CTRData:
         ``pair_tables`` (pair → (V+2, V+2) effect indexed by ids), ``intercept``, ``prob`` and
         ``logit_parts`` (split → (N,) arrays; ``logit = intercept + Σ parts``), ``item_category`` and
         ``item_vectors`` (indexed by item id), and the Bayes ``oracle_auc`` / ``oracle_logloss`` on test.
+
+    Shape:
+        each split: ``sparse`` (B, 3 + n_fields) int64, ``dense`` (B, 0) float32, ``seqs[·]`` (B, seq_len)
+        int64, ``label`` (B,) float32, ``group`` (B,) int64; B = 80 / 10 / 10 % of ``n_rows``.
 
     Example:
         >>> data = make_synthetic(SyntheticConfig(n_rows=2000, seed=0))
@@ -213,7 +215,7 @@ def make_synthetic(config: SyntheticConfig | None = None) -> CTRData:
     real = np.arange(T) < length[:, None]                                 # (N, T) left-aligned mask
     # sims[n, j] = Σ_d u[target_n, d] · u[hist_nj, d]
     sims = np.einsum("nd,ntd->nt", u[target], u[hist])                    # (N, T)
-    raw = (np.tanh(cfg.coaction_sharpness * sims) * real).sum(1)          # (N,) sum over real positions
+    raw = (np.exp(cfg.coaction_sharpness * (sims - 1)) * real).sum(1)    # (N,) sum over real positions
     coaction = cfg.coaction_strength * raw / max(raw.std(), 1e-12)        # (N,) 0 for an empty history
     main += w_item[target]
 
