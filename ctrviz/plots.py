@@ -31,7 +31,7 @@ def plot_model_comparison(results: pd.DataFrame, oracle_auc: float | None = None
     lo = float(results[metric].min())
     if oracle_auc is not None:
         ax.axhline(oracle_auc, ls="--", color="black", lw=1.2, label=f"oracle {oracle_auc:.4f}")
-        ax.legend(loc="lower right")
+        ax.legend(loc="upper left")
         lo = min(lo, oracle_auc)
     hi = max(float(results[metric].max()), oracle_auc or 0.0)
     ax.set_ylim(max(0.0, lo - 0.1 * (hi - lo + 0.05)), hi + 0.05 * (hi - lo + 0.05))
@@ -58,7 +58,7 @@ def plot_training_curves(histories: Mapping[str, pd.DataFrame], metric: str = "v
         _, ax = plt.subplots(figsize=(6, 3.5))
     sns.lineplot(data=pd.concat(frames, ignore_index=True), x="epoch", y=metric, hue="model", marker="o", ax=ax)
     ax.set_xlabel("epoch")
-    ax.set_ylabel(metric.replace("_", " "))
+    ax.set_ylabel(metric.replace("valid_", "validation ").replace("auc", "AUC").replace("_", " "))
     ax.set_title("Validation curves")
     return ax.figure
 
