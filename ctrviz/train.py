@@ -5,6 +5,9 @@ device or build an optimizer (DESIGN.md, style 3). :meth:`Trainer.fit` moves mod
 device once, minimises mean BCE-with-logits over shuffled mini-batches, evaluates validation AUC /
 logloss / GAUC after every epoch, stops early on validation AUC and restores the best weights.
 
+Auxiliary losses: a model that also defines ``forward_with_aux(batch) -> (logits (B,), aux_loss ())`` is
+trained on ``BCE(logits) + aux_loss`` (DIEN's interest-extractor loss, for one); evaluation uses ``forward``.
+
 Seeding: ``fit`` calls ``seed_everything(config.seed)`` first, which fixes dropout and the shuffle
 order (a CPU generator seeded from ``(seed, epoch)``), but a model's *initial weights* are drawn when
 the caller builds it — seed before building (``seed_everything(0); model = MyModel(...)``; the ``ctrviz``
@@ -247,13 +250,16 @@ class Trainer:
         loss_sum = torch.zeros((), dtype=torch.float64, device=dev)
         checked, t0 = 0, time.perf_counter()
         fwd.train()
+        with_aux = hasattr(fwd, "forward_with_aux")  # e.g. DIEN's auxiliary loss (see module docstring)
         batches = iter_batches(train, cfg.batch_size, shuffle=True, generator=gen)
         for step, b in enumerate(tqdm(batches, total=steps, desc=f"epoch {epoch}", leave=False,
                                       disable=not cfg.progress), 1):
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
-                logits = fwd(b)
+                logits, aux = fwd.forward_with_aux(b) if with_aux else (fwd(b), None)
             _check_logits(logits, len(b))
             loss = F.binary_cross_entropy_with_logits(logits.float(), b.label)
+            if aux is not None:
+                loss = loss + aux.float()
             if dev.type == "cpu" and not torch.isfinite(loss):
                 raise TrainingDiverged(f"the loss became NaN/inf at epoch {epoch}, step {step} of {steps}")
             opt.zero_grad(set_to_none=True)

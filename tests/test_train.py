@@ -274,3 +274,26 @@ def test_compile_wraps_but_checkpoints_the_plain_model(tmp_path, monkeypatch):
     assert res.valid["auc"] > 0.9 and not model.training
     ck = torch.load(tmp_path / "last.pt", weights_only=True)
     assert set(ck["model"]) == set(Tiny().state_dict())  # no "_orig_mod." prefixes
+
+
+def test_forward_with_aux_adds_the_auxiliary_loss_during_training_only():
+    """A model whose auxiliary loss pushes a parameter to 3.0: only the aux term can move it."""
+    class WithAux(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.zeros(10))
+            self.target = nn.Parameter(torch.zeros(()))
+
+        def forward(self, batch):
+            return self.w[batch.sparse[:, 0]]
+
+        def forward_with_aux(self, batch):
+            return self(batch), (self.target - 3.0) ** 2
+
+    schema = Schema((Field("a", "sparse", vocab_size=10),))
+    ids = torch.arange(2, 10).repeat(8)[:, None]
+    rows = Batch(ids, torch.zeros(len(ids), 0), {}, (ids[:, 0] % 2).float())
+    model = WithAux()
+    Trainer(TrainConfig(epochs=30, batch_size=16, lr=0.1, patience=0, restore_best=False, progress=False)).fit(
+        model, CTRData("aux", schema, rows, rows, rows))
+    assert abs(model.target.item() - 3.0) < 0.1
