@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from ctrviz.data.batch import CTRData
-from ctrviz.models import count_parameters, create
+from ctrviz.models import count_parameters, create, prepare_data
 from ctrviz.train import TrainConfig, Trainer, TrainResult
 from ctrviz.utils import seed_everything
 
@@ -29,9 +29,10 @@ def run_model(model_name: str, data: CTRData, train: TrainConfig | None = None,
         :class:`~ctrviz.train.TrainResult` (history DataFrame included).
     """
     train = train or TrainConfig()
+    prepared = prepare_data(model_name, data, model_config)   # e.g. Cartesian pair ids, fitted on train
     seed_everything(train.seed)
-    model = create(model_name, data.schema, model_config)
-    result = Trainer(train).fit(model, data)
+    model = create(model_name, prepared.schema, model_config)
+    result = Trainer(train).fit(model, prepared)
     row = {
         "model": model_name,
         "data": data.name,

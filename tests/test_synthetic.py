@@ -47,7 +47,8 @@ def test_schema_and_shapes(data):
     s = data.schema
     assert s.sparse_names == ("user", "item", "category", "f00", "f01", *(f"f{k:02d}" for k in range(2, 20)))
     assert s.seq_names == ("hist_item", "hist_cat")
-    assert s.pairs == (Pair("item", "hist_item"), Pair("category", "hist_cat"))
+    planted = tuple(Pair(a, b) for a, b in data.info["planted_pairs"])
+    assert s.pairs == (Pair("item", "hist_item"), Pair("category", "hist_cat"), *planted)
     assert s.user_field == "user"
     assert s.vocab_sizes == {"user": 202, "item": 62, "category": 8, **{f"f{k:02d}": 32 for k in range(20)}}
     assert [len(getattr(data, k)) for k in SPLITS] == [4000, 500, 500]

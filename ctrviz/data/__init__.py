@@ -36,11 +36,23 @@ def _movielens(task: str) -> Callable[[int, str | Path | None], CTRData]:
     return load
 
 
+def _amazon(seed: int, cache: str | Path | None) -> CTRData:
+    from ctrviz.data.amazon import load_amazon_from_env
+    return load_amazon_from_env(seed=seed, cache=cache)
+
+
+def _taobao(seed: int, cache: str | Path | None) -> CTRData:
+    from ctrviz.data.taobao import load_taobao_from_env
+    return load_taobao_from_env(seed=seed, cache=cache)
+
+
 DATASETS: dict[str, DatasetSpec] = {d.name: d for d in (
     DatasetSpec("synthetic", "planted field-pair and item×history interactions with a known oracle", _synthetic),
     DatasetSpec("movielens", "MovieLens-100k, rating ≥ 4 → click, time-ordered split", _movielens("movielens")),
     DatasetSpec("movielens-seq", "MovieLens-100k as next-movie CTR with popularity negatives (CAN/DIEN protocol)",
                 _movielens("movielens-seq")),
+    DatasetSpec("amazon", "Amazon Books, DIEN/CAN sample files (your copy: set CTRVIZ_AMAZON_DIR)", _amazon),
+    DatasetSpec("taobao", "Taobao UserBehavior clicks, CAN/DIEN protocol (your copy: set CTRVIZ_TAOBAO_CSV)", _taobao),
 )}
 
 

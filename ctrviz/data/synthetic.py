@@ -28,6 +28,10 @@ Generative model for row n (ids are shifted by +2 into the schema convention: 0 
   is 0 for an empty history. b is solved so that the mean click probability is ``base_rate``;
 - click y_n ~ Bernoulli(sigmoid(z_n)); rows are split 80/10/10 at random.
 
+The schema's ``pairs`` are item × hist_item, category × hist_cat and the planted pairs: the
+generator declares what it planted, as a CAN user declares combinations by domain knowledge;
+models that search for interactions themselves (GIN/AOANet) must find the planted pairs unaided.
+
 The co-action is *summed* over the history, as CAN sum-pools its co-action outputs (Sec. 4.2), so it
 lies in CAN's function class; it is not a function of the sum-pooled history embedding.
 """
@@ -246,7 +250,9 @@ def make_synthetic(config: SyntheticConfig | None = None) -> CTRData:
          *(Field(name, "sparse", vocab_size=V + FIRST_ID) for name in names),
          Field("hist_item", "sequence", vocab="item", vocab_size=n_item_ids, max_len=T),
          Field("hist_cat", "sequence", vocab="category", vocab_size=n_cat_ids, max_len=T)),
-        pairs=(Pair("item", "hist_item"), Pair("category", "hist_cat")),
+        # The generator declares what it planted, as a domain expert declares combinations for CAN (Sec. 6,
+        # "combination reduction"); models that search for interactions (GIN/AOANet) ignore this list.
+        pairs=(Pair("item", "hist_item"), Pair("category", "hist_cat"), *(Pair(a, b) for a, b in tables)),
         user_field="user",
     )
     test_y, test_p = label[rows["test"]], prob[rows["test"]]

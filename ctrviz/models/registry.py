@@ -9,27 +9,35 @@ from dataclasses import dataclass
 import pandas as pd
 from torch import nn
 
+from ctrviz.data.batch import CTRData
 from ctrviz.data.schema import Schema
 
 
 @dataclass(frozen=True)
 class ModelSpec:
+    """A registered model. ``prepare(data, config) -> data``, when set, derives the features the model
+    needs from the data, fitted on the training split only (e.g. Cartesian pair ids); run it before
+    building the model on ``prepared.schema`` (:func:`ctrviz.experiments.run_model` does)."""
+
     name: str
     cls: type[nn.Module]
     config_cls: type
     summary: str
     paper: str
+    prepare: Callable[[CTRData, object], CTRData] | None = None
 
 
 MODELS: dict[str, ModelSpec] = {}
 
 
-def register(name: str, config_cls: type, summary: str, paper: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
+def register(name: str, config_cls: type, summary: str, paper: str,
+             prepare: Callable[[CTRData, object], CTRData] | None = None
+             ) -> Callable[[type[nn.Module]], type[nn.Module]]:
     """Class decorator adding a model to :data:`MODELS` under ``name``."""
     def deco(cls: type[nn.Module]) -> type[nn.Module]:
         if name in MODELS:
             raise ValueError(f"model {name!r} is registered twice")
-        MODELS[name] = ModelSpec(name, cls, config_cls, summary, paper)
+        MODELS[name] = ModelSpec(name, cls, config_cls, summary, paper, prepare)
         return cls
     return deco
 
@@ -58,7 +66,7 @@ def get_spec(name: str) -> ModelSpec:
 
 
 def create(name: str, schema: Schema, config: object | dict | None = None) -> nn.Module:
-    """Build model ``name`` for ``schema``.
+    """Build model ``name`` for ``schema`` (for a model with a ``prepare`` step: the prepared data's schema).
 
     Args:
         name: a registered name (see :func:`list_models`).
@@ -78,6 +86,12 @@ def create(name: str, schema: Schema, config: object | dict | None = None) -> nn
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def prepare_data(name: str, data: CTRData, config: object | dict | None = None) -> CTRData:
+    """``data`` with the features model ``name`` derives from it (itself when the model needs none)."""
+    spec = get_spec(name)
+    return data if spec.prepare is None else spec.prepare(data, make_config(name, config))
 
 
 def list_models() -> pd.DataFrame:

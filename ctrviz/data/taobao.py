@@ -1,0 +1,187 @@
+"""Taobao UserBehavior as next-click CTR: the CAN paper's Taobao protocol (Sec. 5.1, after DIEN).
+
+Data: ``UserBehavior.csv`` from Alibaba's Tianchi platform (https://tianchi.aliyun.com/dataset/dataDetail?dataId=649,
+CAN footnote 3): about 100 M behaviours of about 1 M random Taobao users between 25 Nov and 3 Dec 2017,
+introduced by Zhu et al., "Learning Tree-based Deep Model for Recommender Systems", KDD 2018. It needs a
+Tianchi login and is never redistributed, so ctrviz cannot download it: pass its path (or set
+``CTRVIZ_TAOBAO_CSV`` for ``load_dataset("taobao")``).
+
+Format: CSV without header, ``user_id,item_id,category_id,behavior_type,timestamp`` with integer ids, a Unix
+timestamp and ``behavior_type`` one of ``pv`` (click), ``buy``, ``cart``, ``fav``. Every line is checked; a wrong
+column count, a non-integer id or timestamp or an unknown behaviour raises ``ValueError`` naming the 1-based line.
+
+Protocol (CAN Sec. 5.1: "the click behaviors for each user are taken and sorted according to the timestamp to
+construct the behavior sequence"; samples as in DIEN), in ``info["protocol"]`` and ``data/README.md``:
+
+1. keep the ``behaviors`` events (``pv`` by default); per user sort them by timestamp, ties by file order;
+2. every event with at least one earlier event is a positive: target item + category, history = the previous
+   ≤ ``max_len`` items + categories (most recent kept);
+3. each positive is followed by a negative with the same user and history, its item drawn with probability ∝
+   the item's event count in the training period (all but each user's last two events), redrawn while equal to
+   the positive; its category is the item's category at its first training-period event in file order;
+4. split per user: the last positive (+ negative) → test, the second-to-last → valid, the rest → train.
+
+Deviations from the paper: the CAN paper gives no split or sampling details for Taobao (its Table 1 sizes imply
+a subset of users); this follows ctrviz's ``movielens-seq`` (DIN/DIEN) protocol on the whole file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import torch
+
+from ctrviz.data.batch import CTRData
+from ctrviz.data.encoders import Column, TableEncoder
+from ctrviz.data.movielens import _histories
+from ctrviz.data.parquet_cache import (
+    cached_parquet,
+    check_chunksize,
+    first_bad,
+    iter_line_chunks,
+    parse_ints,
+    split_fields,
+)
+from ctrviz.data.schema import Pair
+
+BEHAVIORS = ("pv", "buy", "cart", "fav")
+ENV_VAR = "CTRVIZ_TAOBAO_CSV"
+_SCHEMA = pa.schema([("user", pa.int64()), ("item", pa.int64()), ("category", pa.int64()),
+                     ("behavior", pa.int8()), ("timestamp", pa.int64())])
+_OPTIONS = {"format": "taobao-userbehavior-csv", "version": 1}
+_PROTOCOL = ("Taobao UserBehavior, CAN/DIEN protocol: {behaviors} events per user in time order (ties by file order); "
+             "each event with an earlier one is a positive (target = its item and category, history = previous "
+             "<= {max_len} items/categories), followed by a negative sharing user and history whose item is drawn by "
+             "popularity among training-period events (all but each user's last two), redrawn while equal to the "
+             "positive, category = the item's category at its first training-period event (seed {seed}). Split per "
+             "user: last positive (+ negative) test, second-to-last valid, rest train. Encoders fitted on train "
+             "(min_count {min_count}); ids unseen there -> OOV; group = raw user id.")
+
+
+def _parse(path: Path, chunksize: int):
+    """Yield the validated table of ``path`` chunk by chunk (user, item, category, behavior code, timestamp)."""
+    for numbers, lines in iter_line_chunks(path, chunksize):
+        f = split_fields(lines, numbers, ",", 5, path)
+        code = pd.Index(BEHAVIORS).get_indexer(f[3])
+        first_bad(code >= 0, numbers, path, f"a behavior type in {BEHAVIORS}", f[3])
+        yield pd.DataFrame({"user": parse_ints(f[0], numbers, path, "user id"),
+                            "item": parse_ints(f[1], numbers, path, "item id"),
+                            "category": parse_ints(f[2], numbers, path, "category id"),
+                            "behavior": code.astype(np.int8),
+                            "timestamp": parse_ints(f[4], numbers, path, "timestamp", signed=True)})
+
+
+def read_taobao(path: str | Path, *, cache: str | Path | None = None, chunksize: int = 1_000_000) -> pd.DataFrame:
+    """The validated UserBehavior table, parsed once into the parquet cache (``<cache>/taobao/``).
+
+    Args:
+        path: ``UserBehavior.csv``.
+        cache: cache root; default ``$CTRVIZ_CACHE`` or ``~/.cache/ctrviz``.
+        chunksize: lines parsed at a time (the raw file is never read whole).
+
+    Returns:
+        columns ``user``, ``item``, ``category``, ``timestamp`` (int64) and ``behavior`` (categorical over
+        ``BEHAVIORS``), in file order (blank lines skipped).
+    """
+    src = Path(path).expanduser()
+    if not src.is_file():
+        raise ValueError(f"{src}: missing file; expected Taobao UserBehavior.csv (see data/README.md)")
+    check_chunksize(chunksize)
+    cached = cached_parquet("taobao", src, _OPTIONS, _SCHEMA, lambda: _parse(src, chunksize), cache=cache)
+    t = pd.read_parquet(cached)
+    t["behavior"] = pd.Categorical.from_codes(t.behavior.to_numpy(), BEHAVIORS)
+    t.attrs["cache_file"] = str(cached)
+    return t
+
+
+def load_taobao(path: str | Path, *, max_len: int = 50, min_count: int = 1, behaviors: tuple[str, ...] = ("pv",),
+                seed: int = 0, cache: str | Path | None = None, chunksize: int = 1_000_000) -> CTRData:
+    """Taobao UserBehavior as a :class:`~ctrviz.data.batch.CTRData` under the protocol of the module docstring.
+
+    Args:
+        path: ``UserBehavior.csv``.
+        max_len: T of ``hist_item``/``hist_cat``; the most recent ``max_len`` events are kept.
+        min_count: training tokens seen fewer times become OOV (all vocabularies).
+        behaviors: which behaviour types form the sequences and targets.
+        seed: seeds the negative sampling.
+        cache: cache root of the parquet table; default ``$CTRVIZ_CACHE`` or ``~/.cache/ctrviz``.
+        chunksize: lines parsed at a time on the first load.
+
+    Returns:
+        ``CTRData`` with sparse ``user``, ``item``, ``category``, sequences ``hist_item`` (vocab ``item``) and
+        ``hist_cat`` (vocab ``category``), pairs item × hist_item and category × hist_cat, user_field ``"user"``;
+        ``Batch.group`` is the raw user id. ``info`` holds sizes, click rates, the protocol, the cache file and
+        the fitted ``encoder``.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> rows = [(1, 5, 1, 0), (1, 6, 1, 1), (1, 7, 2, 2), (1, 8, 2, 3), (2, 6, 1, 0), (2, 5, 1, 1), (2, 9, 3, 2)]
+        >>> _ = (d / "UserBehavior.csv").write_text("".join(f"{u},{i},{c},pv,{t}\\n" for u, i, c, t in rows))
+        >>> data = load_taobao(d / "UserBehavior.csv", cache=d / "cache")
+        >>> data.info["sizes"], data.schema.seq_names
+        ({'train': 2, 'valid': 4, 'test': 4}, ('hist_item', 'hist_cat'))
+    """
+    if not isinstance(max_len, int) or isinstance(max_len, bool) or max_len < 1:
+        raise ValueError(f"max_len must be an int >= 1, got {max_len!r}")
+    if isinstance(behaviors, str) or not behaviors or not set(behaviors) <= set(BEHAVIORS):
+        raise ValueError(f"behaviors must be a non-empty tuple of {BEHAVIORS}, got {behaviors!r}")
+    t = read_taobao(path, cache=cache, chunksize=chunksize)
+    df = t[t.behavior.isin(behaviors)].reset_index(drop=True)           # file order
+    n = len(df)
+    order = np.lexsort((np.arange(n), df.timestamp.to_numpy(), df.user.to_numpy()))
+    r = df.iloc[order].reset_index(drop=True)                            # by user, time, file order
+    pos = r.groupby("user", sort=False).cumcount().to_numpy()            # (N,) rank within the user
+    from_end = r.groupby("user", sort=False).user.transform("size").to_numpy() - 1 - pos  # 0 = user's last
+    in_train = np.zeros(n, dtype=bool)
+    in_train[order] = from_end >= 2                                      # training period, in file order
+    cands, counts = np.unique(df.item.to_numpy()[in_train], return_counts=True)
+    if len(cands) < 2:
+        raise ValueError(f"{path}: taobao needs at least 2 items with {behaviors} events in the training period "
+                         f"(all but each user's last two events), got {len(cands)}")
+    cat_of = df[in_train].drop_duplicates("item").set_index("item").category  # item → first training category
+    r["hist_item"] = _histories(r.item.to_numpy(), pos, max_len)
+    r["hist_cat"] = _histories(r.category.to_numpy(), pos, max_len)
+    is_pos = pos >= 1
+    p = r[is_pos].drop(columns=["behavior", "timestamp"]).reset_index(drop=True).assign(label=1)
+    rng = np.random.default_rng(seed)
+    neg = rng.choice(cands, size=len(p), p=counts / counts.sum())
+    while (same := neg == p.item.to_numpy()).any():                      # DIEN: redraw a negative equal to the positive
+        neg[same] = rng.choice(cands, size=int(same.sum()), p=counts / counts.sum())
+    ng = p.assign(item=neg, category=cat_of.reindex(neg).to_numpy(), label=0)
+    both = pd.concat([p, ng], keys=[0, 1], names=["neg", "row"]).swaplevel().sort_index()  # pos, its neg, pos, …
+    split = np.select([from_end[is_pos] == 0, from_end[is_pos] == 1], ["test", "valid"], "train")
+    both["split"] = np.repeat(split, 2)
+    parts = {s: both[both.split == s].reset_index(drop=True) for s in ("train", "valid", "test")}
+    if len(parts["train"]) == 0:
+        raise ValueError(f"{path}: the taobao train split is empty; users need at least 3 {behaviors} events")
+    columns = [Column("user", "sparse", min_count=min_count), Column("item", "sparse", min_count=min_count),
+               Column("category", "sparse", min_count=min_count),
+               Column("hist_item", "sequence", vocab="item", min_count=min_count, max_len=max_len),
+               Column("hist_cat", "sequence", vocab="category", min_count=min_count, max_len=max_len)]
+    enc = TableEncoder(columns, label="label", pairs=(Pair("item", "hist_item"), Pair("category", "hist_cat")),
+                       user_field="user").fit(parts["train"])
+    batches = {s: enc.transform(d) for s, d in parts.items()}
+    for s, b in batches.items():   # GAUC groups by the raw user id, also for users that are OOV
+        b.group = torch.tensor(parts[s].user.to_numpy(dtype=np.int64))
+    info = {"sizes": {s: len(b) for s, b in batches.items()},
+            "click_rate": {s: float(b.label.mean()) if len(b) else float("nan") for s, b in batches.items()},
+            "protocol": _PROTOCOL.format(behaviors=list(behaviors), max_len=max_len, seed=seed, min_count=min_count),
+            "source": str(path), "cache_file": t.attrs["cache_file"], "max_len": max_len, "seed": seed,
+            "behaviors": tuple(behaviors), "n_events": n, "n_users": int(df.user.nunique()),
+            "n_items": int(df.item.nunique()), "encoder": enc}
+    return CTRData("taobao", enc.schema, batches["train"], batches["valid"], batches["test"], info)
+
+
+def load_taobao_from_env(*, seed: int = 0, cache: str | Path | None = None) -> CTRData:
+    """:func:`load_taobao` of the file named by ``$CTRVIZ_TAOBAO_CSV`` (used by ``load_dataset("taobao")``)."""
+    path = os.environ.get(ENV_VAR)
+    if not path:
+        raise ValueError(f"taobao: set {ENV_VAR} to the path of UserBehavior.csv. ctrviz cannot download it: get "
+                         "UserBehavior.csv.zip from https://tianchi.aliyun.com/dataset/dataDetail?dataId=649 (free "
+                         "Tianchi account), unzip it and run e.g. `export CTRVIZ_TAOBAO_CSV=~/data/UserBehavior.csv`")
+    return load_taobao(path, seed=seed, cache=cache)

@@ -1,0 +1,121 @@
+"""CAN — Co-Action Network (Zhou et al., "CAN: Feature Co-Action Network for Click-Through Rate Prediction").
+
+The base model's embeddings are kept (every field embedded, sequences sum-pooled — ctrviz's
+:class:`~ctrviz.models.dnn.DNN`), and beside them the co-action outputs of the chosen induction × feed
+pairs (:mod:`ctrviz.nn.coaction`) go into the same 200 × 80 head (Eq. 3):
+
+    ŷ = DNN( e_item, e_user, {F(u_i, m_j)}_{u_i ∈ U_feed, m_j ∈ M_induction} | Θ )
+
+trained with cross-entropy (Eq. 4). ``F`` is the co-action unit: the induction id's vector reshaped
+into a micro-MLP (16→8→4, tanh, Sec. 5.1) that the feed id's vector runs through (Eq. 5–9), per
+history position and sum-pooled (Eq. 10), over orders 1..3 of the feed (Eq. 11), with the three
+independence levels of Sec. 4.4 as switches.
+
+With ``layers=(D, 1), bias=False, activation="none", orders=1`` the unit's output is the inner product
+⟨P_induction, P_feed⟩: the FM special case of Sec. 4.2 (checked in ``tests/test_can.py``).
+
+Deviations from the paper: one sigmoid logit instead of a 2-way softmax; the DNN part uses PReLU as
+the DIEN/CAN code does; only parameter independence is on by default, as the paper's public-dataset
+experiments (Sec. 4.4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from ctrviz.data.batch import Batch
+from ctrviz.data.schema import Pair, Schema
+from ctrviz.models.registry import register
+from ctrviz.nn import MLP, FieldEmbedding
+from ctrviz.nn.coaction import CoAction, CoActionConfig
+from ctrviz.nn.mlp import Activation
+
+
+@dataclass(frozen=True)
+class CANConfig:
+    """Args:
+        embed_dim: D of the main embeddings. hidden, activation, dropout, batch_norm: the DNN head.
+        pooling: pooling of sequence fields in the main embedding.
+        pairs: induction × feed pairs as ``(("item", "hist_item"), …)``; ``None`` = the schema's pairs.
+        micro_layers … order_independence, coaction_init_std: the :class:`CoActionConfig` fields.
+    """
+
+    embed_dim: int = 16
+    hidden: tuple[int, ...] = (200, 80)
+    activation: Activation = "prelu"
+    dropout: float = 0.0
+    batch_norm: bool = False
+    pooling: Literal["sum", "mean"] = "sum"
+    pairs: tuple[tuple[str, str], ...] | None = None
+    micro_layers: tuple[int, ...] = (16, 8, 4)
+    micro_bias: bool = True
+    micro_activation: Literal["tanh", "none"] = "tanh"
+    orders: int = 3
+    order_combine: Literal["sum", "concat"] = "sum"
+    parameter_independence: bool = True
+    combination_independence: bool = False
+    order_independence: bool = False
+    coaction_init_std: float = 0.01
+
+    def coaction(self) -> CoActionConfig:
+        """The co-action unit's part of this config."""
+        return CoActionConfig(self.micro_layers, self.micro_bias, self.micro_activation, self.orders,
+                              self.order_combine, self.parameter_independence, self.combination_independence,
+                              self.order_independence, self.coaction_init_std)
+
+
+@register("can", CANConfig, "Co-Action Network: DNN + co-action units of induction × feed pairs",
+          "Zhou et al., CAN Sec. 4")
+class CAN(nn.Module):
+    """CAN-DNN: the DNN base model plus co-action features.
+
+    Args:
+        schema: the dataset's fields; ``schema.pairs`` (or ``config.pairs``) name the co-action pairs.
+        config: :class:`CANConfig`.
+
+    Shape:
+        Batch of B rows → logits (B,); :meth:`coaction_outputs` → (B, P, O)
+
+    Example:
+        >>> from ctrviz.data.schema import Field
+        >>> s = Schema((Field("item", "sparse", vocab_size=6),
+        ...             Field("hist", "sequence", vocab="item", vocab_size=6, max_len=4)), (Pair("item", "hist"),))
+        >>> m = CAN(s, CANConfig(embed_dim=4, hidden=(8,), micro_layers=(4, 3, 2)))
+        >>> b = Batch(torch.tensor([[2]]), torch.zeros(1, 0), {"hist": torch.tensor([[3, 4, 0, 0]])}, torch.ones(1))
+        >>> m(b).shape, m.coaction_outputs(b).shape      # P = 1 pair, O = 3 + 2
+        (torch.Size([1]), torch.Size([1, 1, 5]))
+    """
+
+    def __init__(self, schema: Schema, config: CANConfig) -> None:
+        super().__init__()
+        self.config = config
+        pairs = None if config.pairs is None else tuple(Pair(*p) for p in config.pairs)
+        self.embedding = FieldEmbedding(schema, config.embed_dim, pooling=config.pooling)
+        self.coaction = CoAction(schema, pairs, config.coaction(), main_embedding=self.embedding)
+        width = self.embedding.num_fields * config.embed_dim + len(self.coaction.pairs) * config.coaction().out_dim
+        self.mlp = MLP(width, tuple(config.hidden), config.activation, config.dropout, config.batch_norm, out_dim=1)
+
+    @property
+    def pair_names(self) -> tuple[str, ...]:
+        """``"induction×feed"`` names of the co-action pairs, in output order."""
+        return self.coaction.names
+
+    def coaction_outputs(self, batch: Batch, per_position: bool = False) -> Tensor | dict[str, Tensor]:
+        """What the co-action units computed, for interpretation.
+
+        Args:
+            batch: rows on the model's device.
+            per_position: ``False`` → the pooled outputs (B, P, O) that enter the DNN, pairs in
+                :attr:`pair_names` order; ``True`` → ``{pair name: (B, T, O)}`` before pooling, zero at padding.
+        """
+        with torch.no_grad():
+            return self.coaction.per_position(batch) if per_position else self.coaction(batch)
+
+    def forward(self, batch: Batch) -> Tensor:
+        e = self.embedding(batch).flatten(1)                 # (B, F·D)
+        co = self.coaction(batch).flatten(1)                 # (B, P, O) → (B, P·O)
+        return self.mlp(torch.cat([e, co], 1)).squeeze(-1)   # (B, F·D + P·O) → (B,)

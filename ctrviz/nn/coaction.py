@@ -1,0 +1,236 @@
+"""The co-action unit of CAN (Zhou et al., "CAN: Feature Co-Action Network", Sec. 4.2–4.4).
+
+For an induction × feed pair (e.g. target item × the items of the user's history) the *induction*
+id looks up a vector ``P_induction ∈ R^{D'}`` that is reshaped and split into the weights and biases
+of a micro-MLP (Eq. 5–6):
+
+    ‖_{i=0}^{L-1} (w_i ‖ b_i) = P_induction,        Σ_i |w_i| + |b_i| = D'
+
+and the *feed* id's vector ``P_feed ∈ R^{D}`` runs through it; the outputs of every layer are
+concatenated (Eq. 7–9):
+
+    h_0 = P_feed,   h_i = σ(w_{i-1} ⊗ h_{i-1} + b_{i-1}),   F(u, m) = ‖_{i=1}^{L} h_i
+
+A sequence feed runs every position through the unit, masks padding and sum-pools (Eq. 10, as the
+text describes it: "applied to each click behavior followed by a sum-pooling"). Multi-order
+enhancement feeds the element-wise powers ``P_feed^c``, c = 1..C, through the unit (Eq. 11).
+
+Multi-level independence (Sec. 4.4), each a switch of :class:`CoActionConfig`:
+
+- parameter independence: induction and feed vectors have their own tables, separate from the
+  model's main embeddings (off: the feed side reuses the main embedding, which then needs D = layers[0]);
+- combination independence: every pair gets its own induction and feed tables (Eq. 12–13), instead
+  of one table per vocabulary shared by all pairs that use it;
+- order independence: a separate ``P_induction`` per order c (the induction width grows C times).
+
+Every pair is computed in one batched einsum per distinct feed length (in practice two buckets:
+sequence feeds and single-id feeds), never a Python loop over pairs, orders or positions.
+
+Deviations from the paper: with ``bias=False`` the unit has no biases — the official CAN code's
+choice; the paper's Eq. 5 has them (default here: on). Eq. 10 as printed pools the sequence before
+the unit; we follow the text and the official code (unit per position, then sum).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from ctrviz.data.batch import Batch
+from ctrviz.data.schema import PAD_ID, Pair, Schema
+from ctrviz.nn.embedding import FieldEmbedding
+
+
+@dataclass(frozen=True)
+class CoActionConfig:
+    """Knobs of the co-action unit.
+
+    Args:
+        layers: micro-MLP widths from the feed dim D on: ``(16, 8, 4)`` is CAN's 16→8→4 (Sec. 5.1).
+        bias: give every micro-MLP layer a bias taken from ``P_induction`` (Eq. 5).
+        activation: ``"tanh"`` (CAN, Sec. 4.3) or ``"none"``.
+        orders: C, feed orders 1..C (Eq. 11; CAN uses 3).
+        order_combine: ``"sum"`` (Eq. 11, the output width stays Σ layers[1:]) or ``"concat"`` (C times
+            wider, keeps the orders apart for the DNN — useful to see what each order contributes).
+        parameter_independence, combination_independence, order_independence: Sec. 4.4 (module doc).
+        init_std: std of the Gaussian init of the induction and feed tables (CAN Sec. 5.1: 0.01).
+    """
+
+    layers: tuple[int, ...] = (16, 8, 4)
+    bias: bool = True
+    activation: Literal["tanh", "none"] = "tanh"
+    orders: int = 3
+    order_combine: Literal["sum", "concat"] = "sum"
+    parameter_independence: bool = True
+    combination_independence: bool = False
+    order_independence: bool = False
+    init_std: float = 0.01
+
+    def __post_init__(self) -> None:
+        if len(self.layers) < 2 or any(not isinstance(w, int) or w < 1 for w in self.layers):
+            raise ValueError(f"CoActionConfig.layers needs the feed dim and >= 1 layer width, all >= 1 ints, "
+                             f"got {self.layers!r}")
+        if self.activation not in ("tanh", "none"):
+            raise ValueError(f"CoActionConfig.activation must be 'tanh' or 'none', got {self.activation!r}")
+        if not isinstance(self.orders, int) or self.orders < 1:
+            raise ValueError(f"CoActionConfig.orders must be an int >= 1, got {self.orders!r}")
+        if self.order_combine not in ("sum", "concat"):
+            raise ValueError(f"CoActionConfig.order_combine must be 'sum' or 'concat', got {self.order_combine!r}")
+        if not self.init_std > 0:
+            raise ValueError(f"CoActionConfig.init_std must be > 0, got {self.init_std!r}")
+
+    @property
+    def induction_dim(self) -> int:
+        """D' = Σ_i |w_i| + |b_i| (Eq. 6), per order when order independence is on."""
+        dims = zip(self.layers[:-1], self.layers[1:], strict=True)
+        return sum(i * o + (o if self.bias else 0) for i, o in dims)
+
+    @property
+    def out_dim(self) -> int:
+        """Width of one pair's output: Σ layers[1:] (Eq. 9), times C when orders are concatenated."""
+        return sum(self.layers[1:]) * (self.orders if self.order_combine == "concat" else 1)
+
+
+class CoAction(nn.Module):
+    """Co-action outputs of several induction × feed pairs at once.
+
+    Args:
+        schema: the dataset's fields; induction fields must be sparse, feed fields any categorical kind.
+        pairs: the pairs to compute (default: ``schema.pairs``).
+        config: :class:`CoActionConfig`.
+        main_embedding: the model's main embedding; required when ``parameter_independence`` is off.
+
+    Shape:
+        - :meth:`forward`: Batch of B rows → (B, P, O) with O = ``config.out_dim``
+        - :meth:`per_position`: pair name ``"induction×feed"`` → (B, T, O), padding positions zero
+
+    Example:
+        >>> from ctrviz.data.schema import Field
+        >>> s = Schema((Field("item", "sparse", vocab_size=5),
+        ...             Field("hist", "sequence", vocab="item", vocab_size=5, max_len=3)), (Pair("item", "hist"),))
+        >>> unit = CoAction(s, config=CoActionConfig(layers=(4, 2), orders=2))
+        >>> b = Batch(torch.tensor([[2], [3]]), torch.zeros(2, 0), {"hist": torch.tensor([[2, 4, 0], [0, 0, 0]])},
+        ...           torch.zeros(2))
+        >>> out = unit(b)
+        >>> out.shape, bool(out[1].abs().sum() == 0)      # (B, P, O); an empty history gives 0
+        (torch.Size([2, 1, 2]), True)
+    """
+
+    def __init__(self, schema: Schema, pairs: tuple[Pair, ...] | None = None,
+                 config: CoActionConfig | None = None, main_embedding: FieldEmbedding | None = None) -> None:
+        super().__init__()
+        cfg = self.config = config or CoActionConfig()
+        pairs = tuple(schema.pairs if pairs is None else pairs)
+        if not pairs:
+            raise ValueError("CoAction needs at least one induction × feed pair: set Schema.pairs or pass pairs=")
+        for p in pairs:
+            if p.induction not in schema or schema[p.induction].kind != "sparse":
+                raise ValueError(f"co-action pair {p}: the induction field must be a sparse field of the schema")
+            if p.feed not in schema or schema[p.feed].kind == "dense":
+                raise ValueError(f"co-action pair {p}: the feed field must be a categorical field of the schema")
+        if not cfg.parameter_independence and (main_embedding is None or main_embedding.dim != cfg.layers[0]):
+            raise ValueError("CoActionConfig.parameter_independence=False shares the main embedding as the feed: "
+                             f"pass main_embedding with dim == layers[0] ({cfg.layers[0]})")
+        self.schema, self.pairs = schema, pairs
+        self.names = tuple(f"{p.induction}×{p.feed}" for p in pairs)
+        self.main_embedding = None if cfg.parameter_independence else main_embedding
+
+        def table_rows(side: str) -> tuple[list[int], int]:
+            """Row offset of each pair's table on one side, sharing a table per vocabulary unless independent."""
+            offsets, keys, total = [], {}, 0
+            for k, p in enumerate(pairs):
+                f = schema[getattr(p, side)]
+                key = k if cfg.combination_independence else f.table
+                if key not in keys:
+                    keys[key] = total
+                    total += f.vocab_size
+                offsets.append(keys[key])
+            return offsets, total
+
+        ind_off, ind_rows = table_rows("induction")
+        self.order_tables = cfg.orders if cfg.order_independence else 1
+        self.induction = nn.Embedding(ind_rows, cfg.induction_dim * self.order_tables)  # rows × (D'·C_w)
+        nn.init.normal_(self.induction.weight, std=cfg.init_std)
+        self.register_buffer("ind_offsets", torch.tensor(ind_off), persistent=False)
+        self.register_buffer("ind_cols", torch.tensor([schema.sparse_names.index(p.induction) for p in pairs]),
+                             persistent=False)
+        if cfg.parameter_independence:
+            feed_off, feed_rows = table_rows("feed")
+            self.feed = nn.Embedding(feed_rows, cfg.layers[0])
+            nn.init.normal_(self.feed.weight, std=cfg.init_std)
+        else:
+            feed_off = [main_embedding.table_offsets[schema[p.feed].table] for p in pairs]
+        # Feed ids come from one (B, F_s + ΣT) matrix: sparse columns, then every sequence field's positions.
+        starts, col = {n: j for j, n in enumerate(schema.sparse_names)}, len(schema.sparse_names)
+        for n in schema.seq_names:
+            starts[n], col = col, col + schema[n].max_len
+        lengths = [schema[p.feed].max_len or 1 for p in pairs]
+        self.buckets = sorted(set(lengths))
+        order = []
+        for i, t in enumerate(self.buckets):
+            ks = [k for k in range(len(pairs)) if lengths[k] == t]
+            order += ks
+            self.register_buffer(f"cols_{i}", torch.tensor([starts[pairs[k].feed] + j for k in ks for j in range(t)]),
+                                 persistent=False)                          # (P_b·T,)
+            self.register_buffer(f"pairs_{i}", torch.tensor(ks), persistent=False)
+            self.register_buffer(f"feed_off_{i}", torch.tensor([feed_off[k] for k in ks]), persistent=False)
+        self.register_buffer("unsort", torch.argsort(torch.tensor(order)), persistent=False)
+        self.register_buffer("powers", torch.arange(1, cfg.orders + 1, dtype=torch.float32), persistent=False)
+        self.act = nn.Tanh() if cfg.activation == "tanh" else nn.Identity()
+
+    def _feed_table(self) -> nn.Embedding:
+        return self.feed if self.main_embedding is None else self.main_embedding.table
+
+    def _bucket(self, i: int, all_ids: Tensor, w_all: Tensor) -> tuple[Tensor, Tensor]:
+        """Unit outputs of bucket i, per position: (B, P_b, T, O) and the mask (B, P_b, T)."""
+        cfg, t = self.config, self.buckets[i]
+        cols, ks = getattr(self, f"cols_{i}"), getattr(self, f"pairs_{i}")
+        B, P = all_ids.shape[0], ks.numel()
+        ids = all_ids[:, cols].view(B, P, t)                                   # (B, P_b, T)
+        mask = ids != PAD_ID                                                   # (B, P_b, T)
+        h = self._feed_table()(ids + getattr(self, f"feed_off_{i}")[:, None])  # (B, P_b, T, D)
+        C = cfg.orders
+        h = h.unsqueeze(2).pow(self.powers.to(h.dtype).view(1, 1, C, 1, 1))    # (B, P_b, C, T, D)
+        w = w_all[:, ks].view(B, P, self.order_tables, -1)                      # (B, P_b, C_w, D')
+        w = w.expand(B, P, C, w.shape[-1])                                      # (B, P_b, C, D') a view
+        outs, pos = [], 0
+        for d_in, d_out in zip(cfg.layers[:-1], cfg.layers[1:], strict=True):   # the micro-MLP's L layers
+            weight = w[..., pos:pos + d_in * d_out].unflatten(-1, (d_in, d_out))  # (B, P_b, C, d_in, d_out)
+            pos += d_in * d_out
+            # b: batch, p: pair, c: order, t: position, i: layer input, o: layer output
+            h = torch.einsum("bpcti,bpcio->bpcto", h, weight)                   # (B, P_b, C, T, d_out)
+            if cfg.bias:
+                h = h + w[..., pos:pos + d_out].unsqueeze(3)                    # (B, P_b, C, T, d_out)
+                pos += d_out
+            h = self.act(h)
+            outs.append(h)
+        out = torch.cat(outs, -1)                                               # (B, P_b, C, T, Σd_out) Eq. 9
+        out = out.sum(2) if cfg.order_combine == "sum" else out.transpose(2, 3).flatten(3)  # (B, P_b, T, O)
+        return out * mask.unsqueeze(-1).to(out.dtype), mask                     # padding zeroed
+
+    def _inputs(self, batch: Batch) -> tuple[Tensor, Tensor]:
+        seqs = [batch.seqs[n] for n in self.schema.seq_names]
+        all_ids = torch.cat([batch.sparse, *seqs], 1)                           # (B, F_s + ΣT)
+        ind = batch.sparse[:, self.ind_cols] + self.ind_offsets                 # (B, P)
+        return all_ids, self.induction(ind)                                     # (B, P, D'·C_w)
+
+    def forward(self, batch: Batch) -> Tensor:
+        """Pooled co-action output of every pair (Eq. 9–11): (B, P, O)."""
+        all_ids, w_all = self._inputs(batch)
+        pooled = [self._bucket(i, all_ids, w_all)[0].sum(2) for i in range(len(self.buckets))]  # (B, P_b, O)
+        return torch.cat(pooled, 1)[:, self.unsort]                             # (B, P, O) in pair order
+
+    @torch.no_grad()
+    def per_position(self, batch: Batch) -> dict[str, Tensor]:
+        """Each pair's output before pooling: ``"induction×feed"`` → (B, T, O), zero at padding (T = 1 for a
+        single-id feed). Summing over T gives :meth:`forward`'s row for that pair."""
+        all_ids, w_all = self._inputs(batch)
+        result = {}
+        for i in range(len(self.buckets)):
+            out, _ = self._bucket(i, all_ids, w_all)                            # (B, P_b, T, O)
+            for j, k in enumerate(getattr(self, f"pairs_{i}").tolist()):
+                result[self.names[k]] = out[:, j]                               # (B, T, O)
+        return {n: result[n] for n in self.names}
