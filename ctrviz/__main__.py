@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-DEMO_MODELS = ("lr", "fm", "dnn")
+DEMO_MODELS = ("lr", "fm", "dnn", "cartesian", "can", "can+cartesian")  # CAN Table 2's rows after the baselines
 
 
 class _Parser(argparse.ArgumentParser):
@@ -117,12 +117,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     table, results = compare_models(DEMO_MODELS, data, _train_config(args))
     table = table[["model", "auc", "logloss", "params", "seconds", "epochs"]].astype({"params": "Int64",
                                                                                       "epochs": "Int64"})
+    dnn_params = table.loc[table.model == "dnn", "params"]
+    if len(dnn_params):   # parameter multiples as in CAN's Table 2
+        table.insert(4, "×dnn", table["params"] / dnn_params.iloc[0])
     shown = pd.concat([table, pd.DataFrame([{"model": "oracle", "auc": oracle,
                                              "logloss": float(data.info["oracle_logloss"])}])], ignore_index=True)
     n = {s: len(getattr(data, s)) for s in ("train", "valid", "test")}
     print(f"\nSynthetic data: {n['train']:,} train / {n['valid']:,} valid / {n['test']:,} test rows, "
           f"planted pairs {data.info['planted_pairs']}.")
-    fmt = {"auc": "{:.4f}", "logloss": "{:.4f}", "params": "{:,}", "seconds": "{:.1f}", "epochs": "{}"}
+    fmt = {"auc": "{:.4f}", "logloss": "{:.4f}", "params": "{:,}", "×dnn": "{:.1f}x", "seconds": "{:.1f}",
+           "epochs": "{}"}
     print(shown.assign(**{c: ["-" if pd.isna(v) else f.format(v) for v in shown[c]] for c, f in fmt.items()})
           .to_string(index=False))
     fig = plot_demo(table, {k: r.history for k, r in results.items()}, oracle)

@@ -25,7 +25,14 @@ import pytest
 
 import ctrviz.data.amazon as am
 from ctrviz.data import load_dataset
-from ctrviz.data.amazon import FILES, build_amazon_files, load_amazon, read_item_info, read_reviews_info
+from ctrviz.data.amazon import (
+    FILES,
+    build_amazon_files,
+    load_amazon,
+    read_amazon_samples,
+    read_item_info,
+    read_reviews_info,
+)
 from ctrviz.data.schema import OOV_ID, PAD_ID
 
 FIX = Path(__file__).parent / "fixtures" / "amazon"
@@ -100,6 +107,13 @@ def test_valid_split_holds_out_whole_users(cache):
     assert again.info["valid_users"] == valid_users                           # seeded
     picks = {tuple(load_amazon(FIX, valid_fraction=0.2, seed=s, cache=cache).info["valid_users"]) for s in range(8)}
     assert len(picks) > 1 and all(len(p) == 1 for p in picks)
+
+
+def test_read_samples_table(cache):
+    t = read_amazon_samples(FIX / FILES[0], cache=cache, chunksize=4)
+    assert list(t.columns) == ["label", "user", "item", "category", "hist_item", "hist_cat"] and len(t) == 10
+    assert t.iloc[2][:4].tolist() == [0, "AU2", "B01", "History"] and list(t.hist_item[2]) == ["B02", "B04", "B05"]
+    assert len(t.hist_item[6]) == 0 and len(t.hist_cat[7]) == 0
 
 
 # -- streaming and the parquet cache -----------------------------------------------------------------

@@ -115,6 +115,19 @@ def test_min_count(cache):
     assert d.train.group.tolist() == [1, 1, 1, 1, 2, 2]                     # GAUC still tells OOV users apart
 
 
+def test_max_users_keeps_a_seeded_sample(cache):
+    samples = set()
+    for seed in range(6):   # any 3 of the 4 users leave >= 2 training-period items
+        d = load_taobao(CSV, max_users=3, seed=seed, cache=cache)
+        groups = frozenset(g for b in (d.train, d.valid, d.test) for g in b.group.tolist())
+        assert d.info["n_users"] == 3 and len(groups) <= 3 and groups <= {1, 2, 3}   # user 4 has no positive
+        samples.add((d.info["n_events"], groups))
+    assert len(samples) > 1
+    assert load_taobao(CSV, max_users=4, cache=cache).info["sizes"] == {"train": 6, "valid": 6, "test": 6}
+    with pytest.raises(ValueError, match=r"max_users must be None or an int >= 1, got 0"):
+        load_taobao(CSV, max_users=0, cache=cache)
+
+
 # -- streaming and the parquet cache -----------------------------------------------------------------
 def test_small_chunks_give_the_same_table(tmp_path):
     a = read_taobao(CSV, cache=tmp_path / "a", chunksize=3)

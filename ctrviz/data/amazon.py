@@ -33,13 +33,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import torch
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from ctrviz.data.batch import CTRData
-from ctrviz.data.encoders import Column, TableEncoder
-from ctrviz.data.movielens import _histories
-from ctrviz.data.parquet_cache import cached_parquet, check_chunksize, first_bad, iter_line_chunks, split_fields
-from ctrviz.data.schema import Pair
+from ctrviz.data.parquet_cache import (
+    cached_parquet,
+    check_chunksize,
+    encode_seq_splits,
+    first_bad,
+    flat_history_index,
+    iter_line_chunks,
+    split_fields,
+)
 from ctrviz.utils import atomic_write_text
 
 FILES = ("local_train_splitByUser", "local_test_splitByUser")
@@ -62,49 +68,59 @@ def _need(path: Path, what: str) -> Path:
     return path
 
 
-def _nonempty(f: pd.DataFrame, cols: dict[int, str], numbers: np.ndarray, path: Path) -> None:
+def _nonempty(f: list[pa.StringArray], cols: dict[int, str], numbers: np.ndarray, path: Path) -> None:
     for k, what in cols.items():
-        first_bad((f[k].str.len() > 0).to_numpy(), numbers, path, f"a non-empty {what}", f[k])
+        first_bad(pc.greater(pc.binary_length(f[k]), 0), numbers, path, f"a non-empty {what}", f[k])
 
 
-def _parse_samples(path: Path, chunksize: int) -> Iterator[pd.DataFrame]:
-    """Yield the validated rows of a DIEN sample file chunk by chunk."""
+def _np(a: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return a.to_numpy(zero_copy_only=False) if isinstance(a, pa.Array) else a.to_numpy()
+
+
+def _parse_samples(path: Path, chunksize: int) -> Iterator[pa.Table]:
+    """Yield the validated rows of a DIEN sample file chunk by chunk (histories as arrow lists)."""
     for numbers, lines in iter_line_chunks(path, chunksize):
         f = split_fields(lines, numbers, "\t", 6, path)
-        first_bad(f[0].isin(["0", "1"]).to_numpy(), numbers, path, "a label 0 or 1", f[0])
+        first_bad(pc.is_in(f[0], value_set=pa.array(["0", "1"])), numbers, path, "a label 0 or 1", f[0])
         _nonempty(f, {1: "user id", 2: "item id", 3: "category"}, numbers, path)
-        hists = [[h.split(SEP) if h else [] for h in f[k]] for k in (4, 5)]
-        for i, (hi, hc) in enumerate(zip(*hists, strict=True)):
-            if len(hi) != len(hc):
-                raise ValueError(f"{path}: line {numbers[i]}: mid_history has {len(hi)} items but cat_history has "
-                                 f"{len(hc)}; expected equal lengths")
-            if "" in hi or "" in hc:
-                raise ValueError(f"{path}: line {numbers[i]}: empty id in a {SEP!r}-joined history")
-        yield pd.DataFrame({"label": f[0].astype("int8").to_numpy(), "user": f[1], "item": f[2], "category": f[3],
-                            "hist_item": hists[0], "hist_cat": hists[1]})
+        lists, lengths = [], []
+        for k in (4, 5):
+            empty = _np(pc.equal(f[k], ""))
+            parts = pc.split_pattern(f[k], SEP)                           # "" → [""]: dropped below
+            n = np.where(empty, 0, _np(pc.count_substring(f[k], SEP)) + 1)  # (R,) history length per line
+            values = pc.list_flatten(parts).filter(pa.array(np.repeat(~empty, _np(pc.list_value_length(parts)))))
+            if (bad := np.flatnonzero(_np(pc.equal(values, "")))).size:
+                row = int(np.repeat(np.arange(len(n)), n)[bad[0]])
+                raise ValueError(f"{path}: line {numbers[row]}: empty id in a {SEP!r}-joined history")
+            lists.append(pa.ListArray.from_arrays(pa.array(np.r_[0, np.cumsum(n)], pa.int32()), values))
+            lengths.append(n)
+        if (bad := np.flatnonzero(lengths[0] != lengths[1])).size:
+            i = int(bad[0])
+            raise ValueError(f"{path}: line {numbers[i]}: mid_history has {lengths[0][i]} items but cat_history has "
+                             f"{lengths[1][i]}; expected equal lengths")
+        yield pa.table({"label": pc.cast(f[0], pa.int8()), "user": f[1], "item": f[2], "category": f[3],
+                        "hist_item": lists[0], "hist_cat": lists[1]})
 
 
-def read_amazon_samples(path: str | Path, *, cache: str | Path | None = None, chunksize: int = 1_000_000,
-                        created: list[Path] | None = None) -> pd.DataFrame:
+def _cached_samples(path: Path, cache: str | Path | None, chunksize: int, created: list[Path] | None) -> Path:
+    src = _need(Path(path).expanduser(), "sample file")
+    check_chunksize(chunksize)
+    return cached_parquet("amazon", src, _OPTIONS, _SCHEMA, lambda: _parse_samples(src, chunksize), cache=cache,
+                          created=created)
+
+
+def read_amazon_samples(path: str | Path, *, cache: str | Path | None = None, chunksize: int = 1_000_000
+                        ) -> pd.DataFrame:
     """One DIEN sample file as a validated table, parsed once into the parquet cache (``<cache>/amazon/``).
-
-    ``created`` collects the parquet path when this call wrote it (as in
-    :func:`~ctrviz.data.parquet_cache.cached_parquet`).
 
     Returns:
         columns ``label`` (int8), ``user``, ``item``, ``category`` (str), ``hist_item``, ``hist_cat`` (arrays of
         str, oldest first), in file order (blank lines skipped).
     """
-    src = _need(Path(path).expanduser(), "sample file")
-    check_chunksize(chunksize)
-    cached = cached_parquet("amazon", src, _OPTIONS, _SCHEMA, lambda: _parse_samples(src, chunksize), cache=cache,
-                            created=created)
-    t = pd.read_parquet(cached)
-    t.attrs["cache_file"] = str(cached)
-    return t
+    return pd.read_parquet(_cached_samples(Path(path), cache, chunksize, None))
 
 
-def _read_tsv(path: Path, ncols: int, chunksize: int) -> Iterator[tuple[np.ndarray, pd.DataFrame]]:
+def _read_tsv(path: Path, ncols: int, chunksize: int) -> Iterator[tuple[np.ndarray, list[pa.StringArray]]]:
     for numbers, lines in iter_line_chunks(_need(path, path.name), chunksize):
         yield numbers, split_fields(lines, numbers, "\t", ncols, path)
 
@@ -114,7 +130,7 @@ def read_item_info(path: str | Path, *, chunksize: int = 1_000_000) -> pd.DataFr
     path, parts = Path(path).expanduser(), []
     for numbers, f in _read_tsv(path, 2, chunksize):
         _nonempty(f, {0: "item id"}, numbers, path)
-        parts.append(pd.DataFrame({"item": f[0], "category": f[1]}))
+        parts.append(pd.DataFrame({"item": f[0].to_pandas(), "category": f[1].to_pandas()}))
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({"item": [], "category": []}, dtype=str)
     return out.drop_duplicates("item", ignore_index=True)
 
@@ -125,12 +141,11 @@ def read_reviews_info(path: str | Path, *, chunksize: int = 1_000_000) -> pd.Dat
     path, parts = Path(path).expanduser(), []
     for numbers, f in _read_tsv(path, 4, chunksize):
         _nonempty(f, {0: "user id", 1: "item id"}, numbers, path)
-        first_bad(f[2].str.fullmatch(r"\d+(?:\.\d*)?").to_numpy(dtype=bool, na_value=False), numbers, path,
-                  "a numeric rating", f[2])
-        first_bad(f[3].str.fullmatch(r"\d{1,18}(?:\.0*)?").to_numpy(dtype=bool, na_value=False), numbers, path,
-                  "an integer timestamp", f[3])
-        parts.append(pd.DataFrame({"user": f[0], "item": f[1], "rating": f[2].astype(float).to_numpy(),
-                                   "timestamp": f[3].astype(float).astype(np.int64).to_numpy()}))
+        first_bad(pc.match_substring_regex(f[2], r"^\d+(?:\.\d*)?$"), numbers, path, "a numeric rating", f[2])
+        first_bad(pc.match_substring_regex(f[3], r"^\d{1,18}(?:\.0*)?$"), numbers, path, "an integer timestamp", f[3])
+        parts.append(pd.DataFrame({"user": f[0].to_pandas(), "item": f[1].to_pandas(),
+                                   "rating": _np(pc.cast(f[2], pa.float64())),
+                                   "timestamp": _np(pc.cast(pc.cast(f[3], pa.float64()), pa.int64()))}))
     empty = pd.DataFrame({"user": pd.Series([], dtype=str), "item": pd.Series([], dtype=str),
                           "rating": np.zeros(0), "timestamp": np.zeros(0, np.int64)})
     return pd.concat(parts, ignore_index=True) if parts else empty
@@ -162,23 +177,27 @@ def build_amazon_files(reviews_info: str | Path, item_info: str | Path, out_dir:
     n = len(rv)
     ucode = pd.factorize(rv.user)[0]                                     # users in order of first appearance
     order = np.lexsort((np.arange(n), rv.timestamp.to_numpy(), ucode))   # by user, time, file order
-    r = rv.iloc[order].reset_index(drop=True)
-    pos = r.groupby(ucode[order], sort=False).cumcount().to_numpy()      # (N,) rank within the user
-    last = np.r_[ucode[order][1:] != ucode[order][:-1], True] & (pos >= 1)  # a user's last review, with history
+    u, user = ucode[order], rv.user.to_numpy(dtype=object)[order]
+    item = rv.item.to_numpy(dtype=object)[order]                         # (N,) reviews in that order
+    cat = cat_of.reindex(item).fillna(DEFAULT_CAT).to_numpy(dtype=object)
+    starts = np.flatnonzero(np.r_[True, u[1:] != u[:-1]]) if n else np.zeros(0, np.int64)
+    sizes = np.diff(np.r_[starts, n])
+    k = (starts + sizes - 1)[sizes >= 2]                                 # (U,) each user's last review, with history
+    hl = k - starts[sizes >= 2]                                          # (U,) its history length
+    idx = flat_history_index(k - hl, hl)                                 # (K,) the earlier reviews, oldest first
     rng = np.random.default_rng(seed)
-    neg = rng.choice(items, size=n)
-    while (same := neg == r.item.to_numpy(dtype=object)).any():
+    neg = rng.choice(items, size=len(k))
+    while (same := neg == item[k]).any():
         neg[same] = rng.choice(items, size=int(same.sum()))
-    cats = pd.Series(cat_of.reindex(r.item).fillna(DEFAULT_CAT).to_numpy(dtype=object))
-    hi = _histories(r.item.to_numpy(dtype=object), pos, int(pos.max(initial=0)) or 1)[last]
-    hc = _histories(cats.to_numpy(dtype=object), pos, int(pos.max(initial=0)) or 1)[last]
-    neg_cat = cat_of.reindex(neg[last]).fillna(DEFAULT_CAT).to_numpy(dtype=object)
-    to_test = rng.random(int(last.sum())) < test_fraction
-    out = {False: [], True: []}
-    for k, (u, it, c, ni, nc, h1, h2) in enumerate(zip(r.user[last], r.item[last], cats[last], neg[last], neg_cat,
-                                                       hi, hc, strict=True)):
-        tail = f"{SEP.join(h1)}\t{SEP.join(h2)}\n"
-        out[bool(to_test[k])] += [f"0\t{u}\t{ni}\t{nc}\t{tail}", f"1\t{u}\t{it}\t{c}\t{tail}"]
+    neg_cat = cat_of.reindex(neg).fillna(DEFAULT_CAT).to_numpy(dtype=object)
+    to_test = rng.random(len(k)) < test_fraction
+    cuts = np.cumsum(hl)[:-1]
+    hists = zip(np.split(item[idx], cuts), np.split(cat[idx], cuts), strict=True) if len(k) else ()
+    out: dict[bool, list[str]] = {False: [], True: []}
+    for j, (h1, h2) in enumerate(hists):
+        tail, r = f"{SEP.join(h1)}\t{SEP.join(h2)}\n", k[j]
+        out[bool(to_test[j])] += [f"0\t{user[r]}\t{neg[j]}\t{neg_cat[j]}\t{tail}",
+                                  f"1\t{user[r]}\t{item[r]}\t{cat[r]}\t{tail}"]
     folder = Path(out_dir).expanduser()
     return (atomic_write_text(folder / FILES[0], "".join(out[False])),
             atomic_write_text(folder / FILES[1], "".join(out[True])))
@@ -220,37 +239,35 @@ def load_amazon(path: str | Path, *, max_len: int = 100, min_count: int = 1, val
         _need(folder / f, "sample file")
     made: list[Path] = []
     try:
-        full, test = (read_amazon_samples(folder / f, cache=cache, chunksize=chunksize, created=made) for f in FILES)
+        paths = [_cached_samples(folder / f, cache, chunksize, made) for f in FILES]
     except BaseException:   # all or nothing: a bad test file also un-caches the train file parsed just before
         for p in made:
             p.unlink(missing_ok=True)
             if not any(p.parent.iterdir()):
                 p.parent.rmdir()
         raise
-    users = pd.unique(full.user)
-    chosen = np.random.default_rng(seed).permutation(len(users))[:int(valid_fraction * len(users) + 0.5)]
-    is_valid = full.user.isin(users[chosen]).to_numpy()
-    parts = {"train": full[~is_valid].reset_index(drop=True), "valid": full[is_valid].reset_index(drop=True),
-             "test": test}
-    if len(parts["train"]) == 0:
+    full, test = (pq.read_table(p) for p in paths)
+    text = lambda col: pd.Series(col, dtype=pd.ArrowDtype(pa.string()))   # noqa: E731  arrow-backed, no copies
+    users = pd.unique(text(full["user"]))
+    chosen = users[np.random.default_rng(seed).permutation(len(users))[:int(valid_fraction * len(users) + 0.5)]]
+    is_valid = text(full["user"]).isin(chosen).to_numpy()
+    tables = {"train": full.filter(pa.array(~is_valid)), "valid": full.filter(pa.array(is_valid)), "test": test}
+    if tables["train"].num_rows == 0:
         raise ValueError(f"{folder / FILES[0]}: the amazon train split is empty (file empty or valid_fraction too big)")
-    columns = [Column("user", "sparse", min_count=min_count), Column("item", "sparse", min_count=min_count),
-               Column("category", "sparse", min_count=min_count),
-               Column("hist_item", "sequence", vocab="item", min_count=min_count, max_len=max_len),
-               Column("hist_cat", "sequence", vocab="category", min_count=min_count, max_len=max_len)]
-    enc = TableEncoder(columns, label="label", pairs=(Pair("item", "hist_item"), Pair("category", "hist_cat")),
-                       user_field="user").fit(parts["train"])
-    batches = {s: enc.transform(df) for s, df in parts.items()}
-    codes = pd.factorize(pd.concat([parts[s].user for s in batches], ignore_index=True))[0]
-    for b in batches.values():   # GAUC groups by user: valid/test users are OOV in `sparse` by construction
-        b.group, codes = torch.tensor(codes[:len(b)], dtype=torch.int64), codes[len(b):]
-    info = {"sizes": {s: len(b) for s, b in batches.items()},
-            "click_rate": {s: float(b.label.mean()) if len(b) else float("nan") for s, b in batches.items()},
-            "protocol": _PROTOCOL.format(max_len=max_len, valid_fraction=valid_fraction, seed=seed,
+    codes = pd.factorize(pd.concat([text(t["user"]) for t in tables.values()], ignore_index=True))[0]
+    splits, start = {}, 0
+    for s, t in tables.items():   # group = user id: valid/test users are all OOV in `sparse` by construction
+        splits[s] = {"label": _np(t["label"]), "user": text(t["user"]), "item": text(t["item"]),
+                     "category": text(t["category"]), "hist_item": text(pc.list_flatten(t["hist_item"])),
+                     "hist_cat": text(pc.list_flatten(t["hist_cat"])),
+                     "hist_len": _np(pc.list_value_length(t["hist_item"])).astype(np.int64),
+                     "group": codes[start:start + t.num_rows]}
+        start += t.num_rows
+    info = {"protocol": _PROTOCOL.format(max_len=max_len, valid_fraction=valid_fraction, seed=seed,
                                          min_count=min_count),
-            "source": str(folder), "cache_files": [full.attrs["cache_file"], test.attrs["cache_file"]],
-            "max_len": max_len, "seed": seed, "valid_users": sorted(map(str, users[chosen])), "encoder": enc}
-    return CTRData("amazon", enc.schema, batches["train"], batches["valid"], batches["test"], info)
+            "source": str(folder), "cache_files": [str(p) for p in paths], "max_len": max_len, "seed": seed,
+            "valid_users": sorted(map(str, chosen))}
+    return encode_seq_splits("amazon", splits, max_len=max_len, min_count=min_count, info=info)
 
 
 def load_amazon_from_env(*, seed: int = 0, cache: str | Path | None = None) -> CTRData:

@@ -4,13 +4,18 @@ The large real-data readers (:mod:`ctrviz.data.amazon`, :mod:`ctrviz.data.taobao
 
 1. :func:`iter_line_chunks` reads a text file ``chunksize`` lines at a time (never the whole file), keeping
    the 1-based line number of every non-blank line;
-2. :func:`split_fields` / :func:`parse_ints` validate a chunk with vectorised pandas string operations and
+2. :func:`split_fields` / :func:`parse_ints` validate a chunk with vectorised pyarrow string operations and
    raise ``ValueError("<file>: line <n>: expected …")`` at the first bad line;
 3. :func:`cached_parquet` streams the parsed chunks into a temp parquet file under
    ``cache_dir(cache)/<dataset>/`` and renames it into place only when every chunk parsed, so an error
    leaves the cache as it was. The file name holds a hash of (resolved path, size, mtime, reader options);
    a later call with the same key reads the parquet and never opens the raw file, a changed file gets a
-   new key (and the stale parquet of that path is deleted).
+   new key (and the stale parquet of that path is deleted);
+4. :func:`flat_history_index` and :func:`encode_seq_splits` turn the table into tensors without a Python object
+   per row: histories stay flat token arrays (rows back to back) + lengths until
+   :func:`~ctrviz.data.encoders.pad_sequences` pads them, vocabularies are :class:`~ctrviz.data.encoders.Vocabulary`
+   fitted on the train split, and the :class:`~ctrviz.data.encoders.TableEncoder` returned describes (and can
+   re-encode) the same columns.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +35,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import torch
+
+from ctrviz.data.batch import Batch, CTRData
+from ctrviz.data.encoders import Column, TableEncoder, Vocabulary, pad_sequences
+from ctrviz.data.schema import Pair
 
 
 def check_chunksize(chunksize: int) -> int:
@@ -197,5 +208,66 @@ def cached_parquet(dataset: str, path: str | Path, options: Mapping[str, object]
     return final
 
 
-__all__ = ["cached_parquet", "check_chunksize", "first_bad", "iter_line_chunks", "parse_ints",
-           "source_key", "split_fields"]
+def flat_history_index(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Indices ``starts[i], …, starts[i] + lengths[i] - 1`` for every row ``i``, back to back.
+
+    Example:
+        >>> flat_history_index(np.array([5, 0, 2]), np.array([2, 0, 3])).tolist()
+        [5, 6, 2, 3, 4]
+    """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    offs = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)   # (K,) 0..len-1 per row
+    return np.repeat(np.asarray(starts, dtype=np.int64), lengths) + offs
+
+
+SEQ_COLUMNS = (Column("user", "sparse"), Column("item", "sparse"), Column("category", "sparse"),
+               Column("hist_item", "sequence", vocab="item", max_len=1),
+               Column("hist_cat", "sequence", vocab="category", max_len=1))
+
+
+def encode_seq_splits(name: str, splits: Mapping[str, Mapping[str, object]], *, max_len: int, min_count: int,
+                      info: dict) -> CTRData:
+    """Flat splits → :class:`CTRData` with sparse user/item/category and sequences hist_item/hist_cat.
+
+    Args:
+        name: dataset name.
+        splits: ``"train"``, ``"valid"``, ``"test"`` → arrays: ``label`` (N,) 0/1; ``user``, ``item``,
+            ``category`` (N,) tokens; ``hist_item``, ``hist_cat`` (K,) tokens, every row's history oldest first,
+            rows back to back; ``hist_len`` (N,); ``group`` (N,) int64 GAUC group. Tokens are numpy arrays or
+            pandas Series (e.g. arrow-backed strings); they are compared as ``str``.
+        max_len: T; the last ``max_len`` of each history are kept (and counted when fitting).
+        min_count: rarer train tokens → OOV, in every vocabulary.
+        info: copied into ``CTRData.info`` with ``sizes``, ``click_rate`` and the fitted ``encoder`` added.
+
+    Pairs: item × hist_item, category × hist_cat; user_field ``"user"``.
+    """
+    cols = [replace(c, min_count=min_count, max_len=max_len if c.kind == "sequence" else 0) for c in SEQ_COLUMNS]
+    enc = TableEncoder(cols, label="label", pairs=(Pair("item", "hist_item"), Pair("category", "hist_cat")),
+                       user_field="user")
+    tr = splits["train"]
+    lens = np.asarray(tr["hist_len"], dtype=np.int64)
+    from_end = np.repeat(np.cumsum(lens), lens) - np.arange(lens.sum()) - 1              # (K,) 0 = row's last
+    kept = np.flatnonzero(from_end < max_len)
+    series = lambda x: x if isinstance(x, pd.Series) else pd.Series(x)                     # noqa: E731
+    enc.vocabs = {"user": Vocabulary(min_count).fit(series(tr["user"]))}
+    for vocab, target, hist in (("item", "item", "hist_item"), ("category", "category", "hist_cat")):
+        tokens = pd.concat([series(tr[target]), series(tr[hist]).iloc[kept]], ignore_index=True)
+        enc.vocabs[vocab] = Vocabulary(min_count).fit(tokens)
+    schema, batches = enc.schema, {}
+    for split, d in splits.items():
+        v = enc.vocabs
+        sparse = np.stack([v[k].encode(series(d[k])) for k in ("user", "item", "category")], 1)   # (N, 3)
+        n = len(sparse)
+        seqs = {k: torch.from_numpy(pad_sequences(v[t].encode(series(d[k])), d["hist_len"], max_len))  # (N, T)
+                for k, t in (("hist_item", "item"), ("hist_cat", "category"))}
+        label = np.asarray(d["label"], dtype=np.float32)
+        batches[split] = Batch(torch.from_numpy(sparse), torch.zeros(n, 0), seqs, torch.from_numpy(label),
+                               torch.tensor(np.asarray(d["group"], dtype=np.int64)))
+    info = {**info, "sizes": {s: len(b) for s, b in batches.items()},
+            "click_rate": {s: float(b.label.mean()) if len(b) else float("nan") for s, b in batches.items()},
+            "encoder": enc}
+    return CTRData(name, schema, batches["train"], batches["valid"], batches["test"], info)
+
+
+__all__ = ["SEQ_COLUMNS", "cached_parquet", "check_chunksize", "encode_seq_splits", "first_bad", "flat_history_index",
+           "iter_line_chunks", "parse_ints", "source_key", "split_fields"]

@@ -13,7 +13,8 @@ column count, a non-integer id or timestamp or an unknown behaviour raises ``Val
 Protocol (CAN Sec. 5.1: "the click behaviors for each user are taken and sorted according to the timestamp to
 construct the behavior sequence"; samples as in DIEN), in ``info["protocol"]`` and ``data/README.md``:
 
-1. keep the ``behaviors`` events (``pv`` by default); per user sort them by timestamp, ties by file order;
+1. keep the ``behaviors`` events (``pv`` by default) of all users, or of a seeded sample of ``max_users``; per
+   user sort them by timestamp, ties by file order;
 2. every event with at least one earlier event is a positive: target item + category, history = the previous
    ≤ ``max_len`` items + categories (most recent kept);
 3. each positive is followed by a negative with the same user and history, its item drawn with probability ∝
@@ -22,7 +23,8 @@ construct the behavior sequence"; samples as in DIEN), in ``info["protocol"]`` a
 4. split per user: the last positive (+ negative) → test, the second-to-last → valid, the rest → train.
 
 Deviations from the paper: the CAN paper gives no split or sampling details for Taobao (its Table 1 sizes imply
-a subset of users); this follows ctrviz's ``movielens-seq`` (DIN/DIEN) protocol on the whole file.
+a subset of users); this follows ctrviz's ``movielens-seq`` (DIN/DIEN) protocol. Timestamps outside the
+collection window are kept as they are (no date filter).
 """
 
 from __future__ import annotations
@@ -33,20 +35,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import torch
+import pyarrow.compute as pc
 
 from ctrviz.data.batch import CTRData
-from ctrviz.data.encoders import Column, TableEncoder
-from ctrviz.data.movielens import _histories
 from ctrviz.data.parquet_cache import (
     cached_parquet,
     check_chunksize,
+    encode_seq_splits,
     first_bad,
+    flat_history_index,
     iter_line_chunks,
     parse_ints,
     split_fields,
 )
-from ctrviz.data.schema import Pair
 
 BEHAVIORS = ("pv", "buy", "cart", "fav")
 ENV_VAR = "CTRVIZ_TAOBAO_CSV"
@@ -66,13 +67,13 @@ def _parse(path: Path, chunksize: int):
     """Yield the validated table of ``path`` chunk by chunk (user, item, category, behavior code, timestamp)."""
     for numbers, lines in iter_line_chunks(path, chunksize):
         f = split_fields(lines, numbers, ",", 5, path)
-        code = pd.Index(BEHAVIORS).get_indexer(f[3])
-        first_bad(code >= 0, numbers, path, f"a behavior type in {BEHAVIORS}", f[3])
-        yield pd.DataFrame({"user": parse_ints(f[0], numbers, path, "user id"),
-                            "item": parse_ints(f[1], numbers, path, "item id"),
-                            "category": parse_ints(f[2], numbers, path, "category id"),
-                            "behavior": code.astype(np.int8),
-                            "timestamp": parse_ints(f[4], numbers, path, "timestamp", signed=True)})
+        code = pc.index_in(f[3], value_set=pa.array(BEHAVIORS))
+        first_bad(pc.is_valid(code), numbers, path, f"a behavior type in {BEHAVIORS}", f[3])
+        yield pa.table({"user": parse_ints(f[0], numbers, path, "user id"),
+                        "item": parse_ints(f[1], numbers, path, "item id"),
+                        "category": parse_ints(f[2], numbers, path, "category id"),
+                        "behavior": pc.cast(code, pa.int8()),
+                        "timestamp": parse_ints(f[4], numbers, path, "timestamp", signed=True)})
 
 
 def read_taobao(path: str | Path, *, cache: str | Path | None = None, chunksize: int = 1_000_000) -> pd.DataFrame:
@@ -99,7 +100,8 @@ def read_taobao(path: str | Path, *, cache: str | Path | None = None, chunksize:
 
 
 def load_taobao(path: str | Path, *, max_len: int = 50, min_count: int = 1, behaviors: tuple[str, ...] = ("pv",),
-                seed: int = 0, cache: str | Path | None = None, chunksize: int = 1_000_000) -> CTRData:
+                seed: int = 0, max_users: int | None = None, cache: str | Path | None = None,
+                chunksize: int = 1_000_000) -> CTRData:
     """Taobao UserBehavior as a :class:`~ctrviz.data.batch.CTRData` under the protocol of the module docstring.
 
     Args:
@@ -107,7 +109,9 @@ def load_taobao(path: str | Path, *, max_len: int = 50, min_count: int = 1, beha
         max_len: T of ``hist_item``/``hist_cat``; the most recent ``max_len`` events are kept.
         min_count: training tokens seen fewer times become OOV (all vocabularies).
         behaviors: which behaviour types form the sequences and targets.
-        seed: seeds the negative sampling.
+        seed: seeds the negative sampling (and the user sample).
+        max_users: keep a seeded random sample of this many users (``None``: all). The full file (~1 M users,
+            ~100 M rows, mostly clicks) gives N·T history ids per sequence field, more than most machines hold.
         cache: cache root of the parquet table; default ``$CTRVIZ_CACHE`` or ``~/.cache/ctrviz``.
         chunksize: lines parsed at a time on the first load.
 
@@ -131,50 +135,52 @@ def load_taobao(path: str | Path, *, max_len: int = 50, min_count: int = 1, beha
     if isinstance(behaviors, str) or not behaviors or not set(behaviors) <= set(BEHAVIORS):
         raise ValueError(f"behaviors must be a non-empty tuple of {BEHAVIORS}, got {behaviors!r}")
     t = read_taobao(path, cache=cache, chunksize=chunksize)
-    df = t[t.behavior.isin(behaviors)].reset_index(drop=True)           # file order
-    n = len(df)
-    order = np.lexsort((np.arange(n), df.timestamp.to_numpy(), df.user.to_numpy()))
-    r = df.iloc[order].reset_index(drop=True)                            # by user, time, file order
-    pos = r.groupby("user", sort=False).cumcount().to_numpy()            # (N,) rank within the user
-    from_end = r.groupby("user", sort=False).user.transform("size").to_numpy() - 1 - pos  # 0 = user's last
+    keep = t.behavior.isin(behaviors).to_numpy()
+    if max_users is not None:
+        if not isinstance(max_users, int) or isinstance(max_users, bool) or max_users < 1:
+            raise ValueError(f"max_users must be None or an int >= 1, got {max_users!r}")
+        users = np.unique(t.user.to_numpy()[keep])
+        if max_users < len(users):
+            chosen = np.random.default_rng([seed, 1]).choice(users, max_users, replace=False)
+            keep = keep & np.isin(t.user.to_numpy(), chosen)
+    user, item, cat, ts = (t[c].to_numpy()[keep] for c in ("user", "item", "category", "timestamp"))  # file order
+    n = len(user)
+    order = np.lexsort((np.arange(n), ts, user))                         # by user, time, file order
+    u, it, ca = user[order], item[order], cat[order]                     # (N,) events in that order
+    starts = np.flatnonzero(np.r_[True, u[1:] != u[:-1]]) if n else np.zeros(0, np.int64)  # each user's first
+    sizes = np.diff(np.r_[starts, n])
+    pos = np.arange(n) - np.repeat(starts, sizes)                        # (N,) rank within the user
+    from_end = np.repeat(sizes, sizes) - 1 - pos                         # (N,) 0 = the user's last event
     in_train = np.zeros(n, dtype=bool)
     in_train[order] = from_end >= 2                                      # training period, in file order
-    cands, counts = np.unique(df.item.to_numpy()[in_train], return_counts=True)
+    cands, first, counts = np.unique(item[in_train], return_index=True, return_counts=True)
     if len(cands) < 2:
         raise ValueError(f"{path}: taobao needs at least 2 items with {behaviors} events in the training period "
                          f"(all but each user's last two events), got {len(cands)}")
-    cat_of = df[in_train].drop_duplicates("item").set_index("item").category  # item → first training category
-    r["hist_item"] = _histories(r.item.to_numpy(), pos, max_len)
-    r["hist_cat"] = _histories(r.category.to_numpy(), pos, max_len)
-    is_pos = pos >= 1
-    p = r[is_pos].drop(columns=["behavior", "timestamp"]).reset_index(drop=True).assign(label=1)
+    cat_of = cat[in_train][first]                                        # category at the first training event
+    kp = np.flatnonzero(pos >= 1)                                        # (P,) positives
     rng = np.random.default_rng(seed)
-    neg = rng.choice(cands, size=len(p), p=counts / counts.sum())
-    while (same := neg == p.item.to_numpy()).any():                      # DIEN: redraw a negative equal to the positive
+    neg = rng.choice(cands, size=len(kp), p=counts / counts.sum())
+    while (same := neg == it[kp]).any():                                 # DIEN: redraw a negative equal to the positive
         neg[same] = rng.choice(cands, size=int(same.sum()), p=counts / counts.sum())
-    ng = p.assign(item=neg, category=cat_of.reindex(neg).to_numpy(), label=0)
-    both = pd.concat([p, ng], keys=[0, 1], names=["neg", "row"]).swaplevel().sort_index()  # pos, its neg, pos, …
-    split = np.select([from_end[is_pos] == 0, from_end[is_pos] == 1], ["test", "valid"], "train")
-    both["split"] = np.repeat(split, 2)
-    parts = {s: both[both.split == s].reset_index(drop=True) for s in ("train", "valid", "test")}
-    if len(parts["train"]) == 0:
+    neg_cat = cat_of[np.searchsorted(cands, neg)]
+    split = np.select([from_end[kp] == 0, from_end[kp] == 1], ["test", "valid"], "train")
+    splits = {}
+    for s in ("train", "valid", "test"):
+        m = split == s
+        k, hl = kp[m], np.repeat(np.minimum(pos[kp[m]], max_len), 2)    # rows: each positive, then its negative
+        idx = flat_history_index(np.repeat(k, 2) - hl, hl)               # (K,) events in the rows' histories
+        splits[s] = {"label": np.tile([1, 0], len(k)), "user": np.repeat(u[k], 2), "group": np.repeat(u[k], 2),
+                     "item": np.column_stack([it[k], neg[m]]).ravel(),                  # (2P_s,) pos, neg, pos, …
+                     "category": np.column_stack([ca[k], neg_cat[m]]).ravel(),
+                     "hist_item": it[idx], "hist_cat": ca[idx], "hist_len": hl}
+    if not len(splits["train"]["label"]):
         raise ValueError(f"{path}: the taobao train split is empty; users need at least 3 {behaviors} events")
-    columns = [Column("user", "sparse", min_count=min_count), Column("item", "sparse", min_count=min_count),
-               Column("category", "sparse", min_count=min_count),
-               Column("hist_item", "sequence", vocab="item", min_count=min_count, max_len=max_len),
-               Column("hist_cat", "sequence", vocab="category", min_count=min_count, max_len=max_len)]
-    enc = TableEncoder(columns, label="label", pairs=(Pair("item", "hist_item"), Pair("category", "hist_cat")),
-                       user_field="user").fit(parts["train"])
-    batches = {s: enc.transform(d) for s, d in parts.items()}
-    for s, b in batches.items():   # GAUC groups by the raw user id, also for users that are OOV
-        b.group = torch.tensor(parts[s].user.to_numpy(dtype=np.int64))
-    info = {"sizes": {s: len(b) for s, b in batches.items()},
-            "click_rate": {s: float(b.label.mean()) if len(b) else float("nan") for s, b in batches.items()},
-            "protocol": _PROTOCOL.format(behaviors=list(behaviors), max_len=max_len, seed=seed, min_count=min_count),
+    info = {"protocol": _PROTOCOL.format(behaviors=list(behaviors), max_len=max_len, seed=seed, min_count=min_count),
             "source": str(path), "cache_file": t.attrs["cache_file"], "max_len": max_len, "seed": seed,
-            "behaviors": tuple(behaviors), "n_events": n, "n_users": int(df.user.nunique()),
-            "n_items": int(df.item.nunique()), "encoder": enc}
-    return CTRData("taobao", enc.schema, batches["train"], batches["valid"], batches["test"], info)
+            "behaviors": tuple(behaviors), "max_users": max_users, "n_events": n, "n_users": len(starts),
+            "n_items": len(np.unique(item))}
+    return encode_seq_splits("taobao", splits, max_len=max_len, min_count=min_count, info=info)
 
 
 def load_taobao_from_env(*, seed: int = 0, cache: str | Path | None = None) -> CTRData:

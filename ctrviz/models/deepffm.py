@@ -5,9 +5,10 @@ Juan et al.'s FFM, and one sentence: "DeepFFM appends a DNN term to incorporate 
 information implicitly". The concrete network followed here is L. Zhang, W. Shen, S. Li, G. Pan,
 "Field-aware Neural Factorization Machine for Click-Through Rate Prediction" (FNFM, arXiv:1902.09096,
 2019): the "Bi-Interaction concatenation" layer keeps every pair's Hadamard vector ``v_{i,f_j} ⊙ v_{j,f_i}``
-(concatenated, not summed as NFM would), normalises it with BatchNorm and feeds it to an MLP beside a
-linear part. J. Zhang, T. Huang, Z. Zhang's FAT-DeepFFM (arXiv:1905.06336, 2019) calls this same network
-DeepFFM, crediting the Nanjing University team whose journal paper is ONN (Yang et al., see ``onn.py``).
+(concatenated, not summed as NFM would), normalises it with BatchNorm and feeds it to an MLP.
+J. Zhang, T. Huang, Z. Zhang's FAT-DeepFFM (arXiv:1905.06336, 2019) calls this network DeepFFM and writes
+its output as a linear part plus that DNN; it credits the Nanjing University team whose journal paper
+is ONN (Yang et al., ``onn.py``).
 
 Equations (FFM as in ``ffm.py``; P = F(F-1)/2 pairs in ``field_pairs`` order):
 

@@ -11,10 +11,12 @@ Equations (He et al. Sec. 3.4, NeuMF with separate GMF and MLP embeddings):
 
 From one user id and one item id to a multi-field CTR schema (:func:`ncf_sides`):
 
-- item side I = the *induction* fields of ``schema.pairs`` (the candidate: ``item``, ``category``);
-- user side U = ``schema.user_field`` plus the *feed* fields of the pairs (who the user is and what they
-  did: ``user``, ``hist_item``, ``hist_cat``);
-- a schema without pairs or ``user_field`` falls back to NCF's own input: the first categorical field is
+- behaviour pairs = the ``schema.pairs`` whose feed field is a ``sequence`` (a user's history, CAN's
+  item × hist_item); pairs of two context fields (synthetic data's planted pairs) say nothing about sides;
+- item side I = the *induction* fields of the behaviour pairs (the candidate: ``item``, ``category``);
+- user side U = ``schema.user_field`` plus their *feed* fields (who the user is and what they did:
+  ``user``, ``hist_item``, ``hist_cat``);
+- a schema without behaviour pairs or ``user_field`` falls back to NCF's own input: the first categorical field is
   the user, the second the item; ``NCFConfig.user_fields`` / ``item_fields`` override everything.
 
 GMF sums each side's GMF embeddings, p_u^G = Σ_{f∈U} e_f^G and q_i^G = Σ_{f∈I} e_f^G, so
@@ -67,8 +69,9 @@ def ncf_sides(schema: Schema, config: NCFConfig | None = None) -> tuple[tuple[st
         >>> from ctrviz.data.schema import Field, Pair
         >>> s = Schema((Field("user", "sparse", vocab_size=5), Field("item", "sparse", vocab_size=5),
         ...             Field("hist", "sequence", vocab="item", vocab_size=5, max_len=3),
-        ...             Field("hour", "sparse", vocab_size=5)), pairs=(Pair("item", "hist"),), user_field="user")
-        >>> ncf_sides(s)
+        ...             Field("hour", "sparse", vocab_size=5)),
+        ...            pairs=(Pair("item", "hist"), Pair("hour", "user")), user_field="user")
+        >>> ncf_sides(s)                                 # hour × user is no behaviour pair: ignored
         (('user', 'hist'), ('item',))
         >>> ncf_sides(Schema(s.fields))                  # no pairs, no user_field: first two fields
         (('user',), ('item',))
@@ -84,14 +87,15 @@ def ncf_sides(schema: Schema, config: NCFConfig | None = None) -> tuple[tuple[st
                 raise ValueError(f"NCFConfig.{side} must be a non-empty tuple of schema fields, got {names}; "
                                  f"known: {[f.name for f in schema.fields]}")
     else:
-        item = tuple(dict.fromkeys(p.induction for p in schema.pairs))
-        user_set = {p.feed for p in schema.pairs} | ({schema.user_field} if schema.user_field else set())
+        behaviour = [p for p in schema.pairs if schema[p.feed].kind == "sequence"]
+        item = tuple(dict.fromkeys(p.induction for p in behaviour))
+        user_set = {p.feed for p in behaviour} | ({schema.user_field} if schema.user_field else set())
         user = tuple(f.name for f in schema.fields if f.name in user_set)
         if not user or not item:
             categorical = [f.name for f in schema.fields if f.kind != "dense"]
             if len(categorical) < 2:
-                raise ValueError(f"NCF needs a user side and an item side; the schema has no pairs/user_field "
-                                 f"and fewer than 2 categorical fields ({categorical}); set "
+                raise ValueError(f"NCF needs a user side and an item side; the schema has no behaviour pairs or "
+                                 f"user_field and fewer than 2 categorical fields ({categorical}); set "
                                  "NCFConfig.user_fields and item_fields")
             user, item = (categorical[0],), (categorical[1],)
     if set(user) & set(item):

@@ -200,15 +200,21 @@ class IPNN(nn.Module):
                        config.dropout, config.batch_norm, out_dim=1)
 
     def make_product(self, num_fields: int, config: IPNNConfig) -> nn.Module:
+        """The product layer (a module with ``out_dim``); OPNN overrides this."""
         return InnerProductLayer(num_fields)
 
     def pair_names(self) -> tuple[tuple[str, str], ...]:
+        """Names of the P field pairs, in the order of the inner products / ``mat`` kernel's first axis."""
         return field_pairs(self.embedding.field_names())
 
-    def forward(self, batch: Batch) -> Tensor:
+    def signals(self, batch: Batch) -> tuple[Tensor, Tensor]:
+        """The product layer's output: linear signal z (B, F·D) and product signal p (B, out_dim)."""
         e = self.embedding(batch)                                   # (B, F, D)
-        p = self.product(e)                                         # (B, out_dim)
-        return self.mlp(torch.cat([e.flatten(1), p], 1)).squeeze(-1)  # (B, F·D + out_dim) → (B, 1) → (B,)
+        return e.flatten(1), self.product(e)                        # (B, F·D), (B, out_dim)
+
+    def forward(self, batch: Batch) -> Tensor:
+        z, p = self.signals(batch)                                  # (B, F·D), (B, out_dim)
+        return self.mlp(torch.cat([z, p], 1)).squeeze(-1)           # (B, F·D + out_dim) → (B, 1) → (B,)
 
 
 @register("opnn", OPNNConfig, "PNN with pairwise outer products (per-pair D×D kernel)", "Qu et al., ICDM 2016")

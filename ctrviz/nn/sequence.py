@@ -168,7 +168,8 @@ class AUGRU(nn.Module):
         B, T, _ = x.shape
         gi = self.cell.project(x)                                           # (B, T, 3H) all steps at once
         a = attention * mask.to(attention.dtype)                            # (B, T) 0 at padding
-        h = x.new_zeros(B, self.cell.hidden_size, dtype=gi.dtype)           # (B, H)
+        # the state is kept in float32 (float64 for float64 inputs) even under bf16 autocast: T updates
+        h = x.new_zeros(B, self.cell.hidden_size, dtype=torch.promote_types(x.dtype, torch.float32))  # (B, H)
         outs = []
         for t in range(T):
             h = self.cell.step(gi[:, t], h, a[:, t])                        # (B, H)
