@@ -29,10 +29,10 @@ def schema(T: int = 4) -> Schema:
 
 def batch(T: int = 4) -> Batch:
     """Row 0: 3 behaviours, row 1: empty history, row 2: 1 behaviour; left-aligned, padded to T."""
-    items, cats = [[3, 4, 5], [], [8]], [[2, 3, 2], [], [4]]
-    pad = [lambda r: r + [0] * (T - len(r))][0]
+    def padded(rows: list[list[int]]) -> torch.Tensor:
+        return torch.tensor([r + [0] * (T - len(r)) for r in rows])
     return Batch(torch.tensor([[2, 3, 2], [3, 6, 3], [4, 8, 4]]), torch.zeros(3, 0),
-                 {"hist_item": torch.tensor([pad(r) for r in items]), "hist_cat": torch.tensor([pad(r) for r in cats])},
+                 {"hist_item": padded([[3, 4, 5], [], [8]]), "hist_cat": padded([[2, 3, 2], [], [4]])},
                  torch.tensor([1.0, 0.0, 1.0]))
 
 

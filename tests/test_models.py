@@ -7,8 +7,8 @@ import itertools
 import pytest
 import torch
 
-from ctrviz.data import Batch, Field, Schema
-from ctrviz.models import MODELS, count_parameters, create, list_models, make_config
+from ctrviz.data import Batch, CTRData, Field, Pair, Schema
+from ctrviz.models import MODELS, count_parameters, create, list_models, make_config, prepare_data
 from ctrviz.models.fm import fm_interaction
 from ctrviz.nn import MLP, FieldEmbedding
 
@@ -16,7 +16,8 @@ from ctrviz.nn import MLP, FieldEmbedding
 def schema() -> Schema:
     return Schema((Field("user", "sparse", vocab_size=4), Field("item", "sparse", vocab_size=6),
                    Field("hist", "sequence", vocab="item", vocab_size=6, max_len=3),
-                   Field("genres", "multi", vocab_size=5, max_len=2), Field("price", "dense")))
+                   Field("genres", "multi", vocab_size=5, max_len=2), Field("price", "dense")),
+                  pairs=(Pair("item", "hist"),), user_field="user")
 
 
 def batch() -> Batch:
@@ -88,9 +89,10 @@ def test_dnn_default_head_is_cans_200x80():
 
 
 def test_every_registered_model_trains_one_step_and_learns_gradients():
-    s, b = schema(), batch()
+    data = CTRData("toy", schema(), batch(), batch(), batch())
     for name in MODELS:
-        m = create(name, s)
+        prepared = prepare_data(name, data)
+        m, b = create(name, prepared.schema), prepared.train
         loss = torch.nn.functional.binary_cross_entropy_with_logits(m(b), b.label)
         loss.backward()
         assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in m.parameters()), name

@@ -165,14 +165,14 @@ class AUGRU(nn.Module):
         self.cell = AUGRUCell(input_size, hidden_size)
 
     def forward(self, x: Tensor, attention: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-        B, T, _ = x.shape
+        B = x.shape[0]
         gi = self.cell.project(x)                                           # (B, T, 3H) all steps at once
         a = attention * mask.to(attention.dtype)                            # (B, T) 0 at padding
         # the state is kept in float32 (float64 for float64 inputs) even under bf16 autocast: T updates
         h = x.new_zeros(B, self.cell.hidden_size, dtype=torch.promote_types(x.dtype, torch.float32))  # (B, H)
         outs = []
-        for t in range(T):
-            h = self.cell.step(gi[:, t], h, a[:, t])                        # (B, H)
+        for gi_t, a_t in zip(gi.unbind(1), a.unbind(1), strict=True):      # unbind: one backward, not T
+            h = self.cell.step(gi_t, h, a_t)                                # (B, H)
             outs.append(h)
         out = torch.stack(outs, 1) * mask.unsqueeze(-1).to(h.dtype)         # (B, T, H)
         return out, h
