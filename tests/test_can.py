@@ -192,3 +192,19 @@ def test_cartesian_models_need_the_prepared_schema_and_cost_more_parameters():
     assert cart(prepared.train).shape == (3,)
     both = create("can+cartesian", prepare_data("can+cartesian", data).schema)
     assert both.pair_names == ("item×hist", "cat×hist_cat", "item×user")
+
+
+def test_can_dien_adds_the_coaction_outputs_to_dien_head():
+    s = Schema((Field("item", "sparse", vocab="item", vocab_size=7),
+                Field("hist", "sequence", vocab="item", vocab_size=7, max_len=4)), pairs=(Pair("item", "hist"),))
+    b = Batch(torch.tensor([[2], [3]]), torch.zeros(2, 0), {"hist": torch.tensor([[2, 5, 6, 0], [0, 0, 0, 0]])},
+              torch.tensor([1.0, 0.0]))
+    cfg = {"embed_dim": 4, "hidden": (8,), "micro_layers": (4, 3, 2)}
+    dien = create("dien", s, {"embed_dim": 4, "hidden": (8,)})
+    both = create("can-dien", s, cfg)
+    assert both.mlp.net[0].in_features == dien.mlp.net[0].in_features + 1 * 5     # + P·O
+    x, *_ = both._head_inputs(b)
+    assert torch.equal(x[:, -5:], both.coaction(b).flatten(1))
+    logits, aux = both.forward_with_aux(b)
+    (torch.nn.functional.binary_cross_entropy_with_logits(logits, b.label) + aux).backward()
+    assert both.coaction.induction.weight.grad.abs().sum() > 0 and torch.isfinite(aux)

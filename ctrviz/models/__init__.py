@@ -3,6 +3,7 @@
 # registers the models
 from ctrviz.models import (  # noqa: F401
     can,
+    can_dien,
     cartesian,
     deepffm,
     dien,

@@ -123,13 +123,17 @@ class DIEN(nn.Module):
         target, _, h, mask = self._interests(batch)
         return self.activation_unit.weights(target, h, mask)                # (B, T)
 
-    def _logits(self, batch: Batch) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    def _head_inputs(self, batch: Batch) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """The head's input (B, F_o·D + H) and, for the auxiliary loss, behaviours, h_t and the mask."""
         target, behaviours, h, mask = self._interests(batch)                # (B, H), (B, T, H), (B, T, H), (B, T)
         a = self.activation_unit.weights(target, h, mask)                   # (B, T)
         _, final = self.evolution(h, a, mask)                               # (B, H) h'_T
         others = self.embedding(batch)[:, self.pairs.keep].flatten(1)       # (B, F, D) → (B, F_o, D) → (B, F_o·D)
-        logits = self.mlp(torch.cat([others, final], 1)).squeeze(-1)        # (B, F_o·D + H) → (B,)
-        return logits, behaviours, h, mask
+        return torch.cat([others, final], 1), behaviours, h, mask           # (B, F_o·D + H)
+
+    def _logits(self, batch: Batch) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        x, behaviours, h, mask = self._head_inputs(batch)
+        return self.mlp(x).squeeze(-1), behaviours, h, mask                 # (B,)
 
     def forward(self, batch: Batch) -> Tensor:
         return self._logits(batch)[0]
