@@ -36,20 +36,14 @@ from ctrviz.nn.mlp import Activation
 
 
 @dataclass(frozen=True)
-class CANConfig:
-    """Args:
-        embed_dim: D of the main embeddings. hidden, activation, dropout, batch_norm: the DNN head.
-        pooling: pooling of sequence fields in the main embedding.
+class CoActionOptions:
+    """The co-action fields shared by CAN's configs (CAN, CAN + Cartesian, CAN-DIEN).
+
+    Args:
         pairs: induction × feed pairs as ``(("item", "hist_item"), …)``; ``None`` = the schema's pairs.
         micro_layers … order_independence, coaction_init_std: the :class:`CoActionConfig` fields.
     """
 
-    embed_dim: int = 16
-    hidden: tuple[int, ...] = (200, 80)
-    activation: Activation = "prelu"
-    dropout: float = 0.0
-    batch_norm: bool = False
-    pooling: Literal["sum", "mean"] = "sum"
     pairs: tuple[tuple[str, str], ...] | None = None
     micro_layers: tuple[int, ...] = (16, 8, 4)
     micro_bias: bool = True
@@ -66,6 +60,22 @@ class CANConfig:
         return CoActionConfig(self.micro_layers, self.micro_bias, self.micro_activation, self.orders,
                               self.order_combine, self.parameter_independence, self.combination_independence,
                               self.order_independence, self.coaction_init_std)
+
+    def coaction_pairs(self) -> tuple[Pair, ...] | None:
+        return None if self.pairs is None else tuple(Pair(*p) for p in self.pairs)
+
+
+@dataclass(frozen=True)
+class CANConfig(CoActionOptions):
+    """Args: embed_dim D of the main embeddings; hidden, activation, dropout, batch_norm: the DNN head;
+    pooling of sequence fields in the main embedding; and the :class:`CoActionOptions`."""
+
+    embed_dim: int = 16
+    hidden: tuple[int, ...] = (200, 80)
+    activation: Activation = "prelu"
+    dropout: float = 0.0
+    batch_norm: bool = False
+    pooling: Literal["sum", "mean"] = "sum"
 
 
 @register("can", CANConfig, "Co-Action Network: DNN + co-action units of induction × feed pairs",
@@ -93,9 +103,8 @@ class CAN(nn.Module):
     def __init__(self, schema: Schema, config: CANConfig) -> None:
         super().__init__()
         self.config = config
-        pairs = None if config.pairs is None else tuple(Pair(*p) for p in config.pairs)
         self.embedding = FieldEmbedding(schema, config.embed_dim, pooling=config.pooling)
-        self.coaction = CoAction(schema, pairs, config.coaction(), main_embedding=self.embedding)
+        self.coaction = CoAction(schema, config.coaction_pairs(), config.coaction(), main_embedding=self.embedding)
         width = self.embedding.num_fields * config.embed_dim + len(self.coaction.pairs) * config.coaction().out_dim
         self.mlp = MLP(width, tuple(config.hidden), config.activation, config.dropout, config.batch_norm, out_dim=1)
 

@@ -14,37 +14,22 @@ Deviations from the paper: those of DIEN (uniform negatives for the auxiliary lo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 from torch import Tensor
 
 from ctrviz.data.batch import Batch
-from ctrviz.data.schema import Pair, Schema
+from ctrviz.data.schema import Schema
+from ctrviz.models.can import CoActionOptions
 from ctrviz.models.dien import DIEN, DIENConfig
 from ctrviz.models.registry import register
 from ctrviz.nn import MLP
-from ctrviz.nn.coaction import CoAction, CoActionConfig
+from ctrviz.nn.coaction import CoAction
 
 
 @dataclass(frozen=True)
-class CANDIENConfig(DIENConfig):
-    """DIEN's fields, plus the co-action unit's (as in :class:`~ctrviz.models.can.CANConfig`)."""
-
-    pairs: tuple[tuple[str, str], ...] | None = None
-    micro_layers: tuple[int, ...] = (16, 8, 4)
-    micro_bias: bool = True
-    micro_activation: Literal["tanh", "none"] = "tanh"
-    orders: int = 3
-    order_combine: Literal["sum", "concat"] = "sum"
-    combination_independence: bool = False
-    order_independence: bool = False
-    coaction_init_std: float = 0.01
-
-    def coaction(self) -> CoActionConfig:
-        return CoActionConfig(self.micro_layers, self.micro_bias, self.micro_activation, self.orders,
-                              self.order_combine, True, self.combination_independence, self.order_independence,
-                              self.coaction_init_std)
+class CANDIENConfig(DIENConfig, CoActionOptions):
+    """DIEN's fields plus the co-action fields of :class:`~ctrviz.models.can.CoActionOptions`."""
 
 
 @register("can-dien", CANDIENConfig, "DIEN + co-action units of induction × feed pairs", "Zhou et al., CAN Table 3")
@@ -60,7 +45,7 @@ class CANDIEN(DIEN):
         Batch of B rows → logits (B,); :meth:`coaction_outputs` → (B, P, O); the rest as DIEN.
 
     Example:
-        >>> from ctrviz.data.schema import Field
+        >>> from ctrviz.data.schema import Field, Pair
         >>> s = Schema((Field("item", "sparse", vocab_size=6),
         ...             Field("hist", "sequence", vocab="item", vocab_size=6, max_len=3)), (Pair("item", "hist"),))
         >>> m = CANDIEN(s, CANDIENConfig(embed_dim=4, hidden=(8,), micro_layers=(4, 2)))
@@ -71,8 +56,7 @@ class CANDIEN(DIEN):
 
     def __init__(self, schema: Schema, config: CANDIENConfig) -> None:
         super().__init__(schema, config)
-        pairs = None if config.pairs is None else tuple(Pair(*p) for p in config.pairs)
-        self.coaction = CoAction(schema, pairs, config.coaction())
+        self.coaction = CoAction(schema, config.coaction_pairs(), config.coaction(), main_embedding=self.embedding)
         first = self.mlp.net[0]
         width = first.in_features + len(self.coaction.pairs) * config.coaction().out_dim
         self.mlp = MLP(width, tuple(config.hidden), config.activation, config.dropout, config.batch_norm, out_dim=1)

@@ -44,13 +44,16 @@ class CANCartesianConfig(CANConfig):
     min_count: int = 1
 
 
+def _pairs(config: CartesianConfig | CANCartesianConfig) -> tuple[Pair, ...] | None:
+    return None if config.pairs is None else tuple(Pair(*p) for p in config.pairs)
+
+
 def _prepare(data: CTRData, config: CartesianConfig | CANCartesianConfig) -> CTRData:
-    pairs = None if config.pairs is None else tuple(Pair(*p) for p in config.pairs)
-    return add_pair_ids(data, pairs, config.min_count)
+    return add_pair_ids(data, _pairs(config), config.min_count)
 
 
 def _check(schema: Schema, config: CartesianConfig | CANCartesianConfig) -> None:
-    pairs = schema.pairs if config.pairs is None else tuple(Pair(*p) for p in config.pairs)
+    pairs = _pairs(config) or schema.pairs
     missing = [pair_field_name(p) for p in pairs if pair_field_name(p) not in schema]
     if missing:
         raise ValueError(f"the schema lacks the Cartesian fields {missing}: build the model on "
