@@ -20,8 +20,8 @@ H   hidden width
 
 Example:
     >>> import ctrviz
-    >>> sorted(ctrviz.MODELS)[:3]
-    ['dnn', 'fm', 'lr']
+    >>> {"lr", "fm", "dnn", "can", "cartesian"} <= set(ctrviz.MODELS)
+    True
 """
 
 from ctrviz.data import Batch, CTRData, Field, Pair, Schema, list_datasets, load_dataset
