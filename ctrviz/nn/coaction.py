@@ -178,7 +178,6 @@ class CoAction(nn.Module):
             self.register_buffer(f"pairs_{i}", torch.tensor(ks), persistent=False)
             self.register_buffer(f"feed_off_{i}", torch.tensor([feed_off[k] for k in ks]), persistent=False)
         self.register_buffer("unsort", torch.argsort(torch.tensor(order)), persistent=False)
-        self.register_buffer("powers", torch.arange(1, cfg.orders + 1, dtype=torch.float32), persistent=False)
         self.act = nn.Tanh() if cfg.activation == "tanh" else nn.Identity()
 
     def _feed_table(self) -> nn.Embedding:
@@ -193,7 +192,7 @@ class CoAction(nn.Module):
         mask = ids != PAD_ID                                                   # (B, P_b, T)
         h = self._feed_table()(ids + getattr(self, f"feed_off_{i}")[:, None])  # (B, P_b, T, D)
         C = cfg.orders
-        h = h.unsqueeze(2).pow(self.powers.to(h.dtype).view(1, 1, C, 1, 1))    # (B, P_b, C, T, D)
+        h = h.unsqueeze(2).expand(B, P, C, t, h.shape[-1]).cumprod(2)          # (B, P_b, C, T, D): h, h², …, h^C
         w = w_all[:, ks].view(B, P, self.order_tables, -1)                      # (B, P_b, C_w, D')
         w = w.expand(B, P, C, w.shape[-1])                                      # (B, P_b, C, D') a view
         outs, pos = [], 0
