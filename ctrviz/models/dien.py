@@ -29,44 +29,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from math import isfinite
-from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
 from ctrviz.data.batch import Batch
 from ctrviz.data.schema import Schema
+from ctrviz.models.din import DINConfig
 from ctrviz.models.registry import register
 from ctrviz.nn import MLP, FieldEmbedding
-from ctrviz.nn.mlp import Activation
 from ctrviz.nn.sequence import AUGRU, SequencePairs, TargetAttention, auxiliary_loss, run_gru
 
 
 @dataclass(frozen=True)
-class DIENConfig:
-    """Args: embed_dim D; hidden widths of the head (CAN: 200 × 80); activation; dropout; batch_norm;
-    att_hidden / att_activation of the attention MLP (DIEN code: 80 × 40, sigmoid); att_softmax (True as in
-    DIEN); aux_weight α of L_aux (0 disables it); sequences: sequence fields to use (empty: every sequence
-    pair); pooling of the other multi/sequence fields."""
+class DIENConfig(DINConfig):
+    """DIN's fields (:class:`~ctrviz.models.din.DINConfig`), with att_softmax True as in DIEN, plus
+    aux_weight α of L_aux (0 disables it)."""
 
-    embed_dim: int = 16
-    hidden: tuple[int, ...] = (200, 80)
-    activation: Activation = "prelu"
-    dropout: float = 0.0
-    batch_norm: bool = False
-    att_hidden: tuple[int, ...] = (80, 40)
-    att_activation: Activation = "sigmoid"
     att_softmax: bool = True
     aux_weight: float = 1.0
-    sequences: tuple[str, ...] = ()
-    pooling: Literal["sum", "mean"] = "sum"
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         a = self.aux_weight
         if isinstance(a, bool) or not isinstance(a, (int, float)) or not isfinite(a) or a < 0:
             raise ValueError(f"DIENConfig.aux_weight must be a finite number >= 0, got {a!r}")
-        if isinstance(self.sequences, str) or not all(isinstance(n, str) for n in self.sequences):
-            raise ValueError(f"DIENConfig.sequences must be a tuple of field names, got {self.sequences!r}")
 
 
 @register("dien", DIENConfig, "Deep Interest Evolution Network: GRU + auxiliary loss + AUGRU",

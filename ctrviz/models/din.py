@@ -59,7 +59,7 @@ class DINConfig:
 
     def __post_init__(self) -> None:
         if isinstance(self.sequences, str) or not all(isinstance(n, str) for n in self.sequences):
-            raise ValueError(f"DINConfig.sequences must be a tuple of field names, got {self.sequences!r}")
+            raise ValueError(f"{type(self).__name__}.sequences must be a tuple of field names, got {self.sequences!r}")
 
 
 @register("din", DINConfig, "Deep Interest Network: target attention over the behaviour sequence",
