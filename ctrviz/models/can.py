@@ -29,10 +29,10 @@ from torch import Tensor, nn
 
 from ctrviz.data.batch import Batch
 from ctrviz.data.schema import Pair, Schema
+from ctrviz.models.dnn import DNNConfig
 from ctrviz.models.registry import register
 from ctrviz.nn import MLP, FieldEmbedding
 from ctrviz.nn.coaction import CoAction, CoActionConfig
-from ctrviz.nn.mlp import Activation
 
 
 @dataclass(frozen=True)
@@ -66,16 +66,9 @@ class CoActionOptions:
 
 
 @dataclass(frozen=True)
-class CANConfig(CoActionOptions):
-    """Args: embed_dim D of the main embeddings; hidden, activation, dropout, batch_norm: the DNN head;
-    pooling of sequence fields in the main embedding; and the :class:`CoActionOptions`."""
-
-    embed_dim: int = 16
-    hidden: tuple[int, ...] = (200, 80)
-    activation: Activation = "prelu"
-    dropout: float = 0.0
-    batch_norm: bool = False
-    pooling: Literal["sum", "mean"] = "sum"
+class CANConfig(DNNConfig, CoActionOptions):
+    """The DNN part's fields (:class:`~ctrviz.models.dnn.DNNConfig`: embed_dim, hidden 200 × 80, activation,
+    dropout, batch_norm, pooling) and the :class:`CoActionOptions`."""
 
 
 @register("can", CANConfig, "Co-Action Network: DNN + co-action units of induction × feed pairs",
