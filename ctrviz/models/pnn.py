@@ -44,10 +44,10 @@ from torch import Tensor, nn
 
 from ctrviz.data.batch import Batch
 from ctrviz.data.schema import Schema
+from ctrviz.models.dnn import DNNConfig
 from ctrviz.models.ffm import check_pairwise, field_pairs
 from ctrviz.models.registry import register
 from ctrviz.nn import MLP, FieldEmbedding
-from ctrviz.nn.mlp import Activation
 
 OuterKernel = Literal["mat", "full", "superposition"]
 
@@ -144,16 +144,9 @@ class OuterProductLayer(nn.Module):
 
 
 @dataclass(frozen=True)
-class IPNNConfig:
-    """Args: embed_dim D; hidden widths, activation, dropout and batch_norm of the MLP after the
-    product layer (CAN: 200 × 80 PReLU; AOANet: :meth:`aoanet`); pooling of sequence fields."""
-
-    embed_dim: int = 16
-    hidden: tuple[int, ...] = (200, 80)
-    activation: Activation = "prelu"
-    dropout: float = 0.0
-    batch_norm: bool = False
-    pooling: Literal["sum", "mean"] = "sum"
+class IPNNConfig(DNNConfig):
+    """:class:`~ctrviz.models.dnn.DNNConfig`'s fields: embed_dim D; hidden widths, activation, dropout and
+    batch_norm of the MLP after the product layer (CAN: 200 × 80 PReLU; AOANet: :meth:`aoanet`); pooling."""
 
     @classmethod
     def aoanet(cls, **overrides: object):
