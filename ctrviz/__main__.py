@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     # on a plateau (valid AUC ≈ 0.75) for a few epochs before it learns the interactions.
     _add_train_options(d, epochs=10, batch_size=256, patience=3)
     d.add_argument("--out", default="ctrviz-out", help="folder for demo.png and demo.csv (default ctrviz-out)")
+    lem = sub.add_parser("lemmas", help="check the AOANet equivalence lemmas (and CAN's FM case) in float64; "
+                                        "exit 1 if one fails")
+    lem.add_argument("--seeds", type=_positive(int), default=3, help="random inputs per shape (default 3)")
     sub.add_parser("models", help="list the registered models")
     sub.add_parser("datasets", help="list the registered datasets")
     return parser
@@ -138,6 +141,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lemmas(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from ctrviz.lemmas import TOLERANCE, check_all
+
+    table = check_all(seeds=tuple(range(args.seeds)))
+    relations, degenerate = table[table.kind == "relation"], table[table.kind == "degenerate"]
+    show = relations[["lemma", "reference", "relation", "max_abs_error", "passed"]]
+    with pd.option_context("display.max_colwidth", 90, "display.width", 250):
+        print(show.to_string(index=False, formatters={"max_abs_error": "{:.1e}".format}))
+        print(f"\nshapes (B×F×D): {table.shapes.iloc[0]}; {args.seeds} seed(s) each; float64; "
+              f"pass if max |error| <= {TOLERANCE:g}")
+        for row in relations[relations.note != ""].itertuples():
+            print(f"  {row.lemma}: {row.note}")
+        print("\ndegenerate constructions (explained failures, not counted; see ctrviz.lemmas):")
+        for row in degenerate.itertuples():
+            print(f"  {row.lemma}: {row.relation} → max |error| {row.max_abs_error:.1e}; {row.note}")
+    failed = relations[~relations.passed]
+    print(f"\n{len(relations) - len(failed)}/{len(relations)} relations hold"
+          + (f"; FAILED: {', '.join(failed.lemma)}" if len(failed) else ""))
+    return 1 if len(failed) else 0
+
+
 def cmd_list(what: str) -> int:
     import pandas as pd
 
@@ -157,6 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_train(args)
         if args.command == "demo":
             return cmd_demo(args)
+        if args.command == "lemmas":
+            return cmd_lemmas(args)
         return cmd_list(args.command)
     except (ValueError, FileNotFoundError, FloatingPointError) as e:
         msg = " ".join(str(e).split())

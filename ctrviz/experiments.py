@@ -6,12 +6,15 @@ the CLI (`ctrviz train`) and the demo call.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
+from pathlib import Path
 
 import pandas as pd
+from torch import nn
 
 from ctrviz.data.batch import CTRData
-from ctrviz.models import count_parameters, create, prepare_data
+from ctrviz.models import count_parameters, create, get_spec, prepare_data
 from ctrviz.train import TrainConfig, Trainer, TrainResult
 from ctrviz.utils import seed_everything
 
@@ -21,7 +24,9 @@ def run_model(model_name: str, data: CTRData, train: TrainConfig | None = None,
     """Seed, build ``model_name`` for ``data.schema``, train and test it.
 
     The model is built right after ``seed_everything(train.seed)``, so the same seed gives the same
-    initial weights and — on CPU — bit-identical metrics.
+    initial weights and — on CPU — bit-identical metrics. A model with a training ``stage`` (AOANet's
+    selection) runs it first, with the same ``train`` config (checkpoints under ``<checkpoint_dir>/<stage>``),
+    and its result columns join the row (``selection_auc``, ``kept_fraction``, …).
 
     Returns:
         a flat dict (model, data, auc, logloss, gauc, params, samples_per_s, seconds, best_epoch,
@@ -32,6 +37,14 @@ def run_model(model_name: str, data: CTRData, train: TrainConfig | None = None,
     prepared = prepare_data(model_name, data, model_config)   # e.g. Cartesian pair ids, fitted on train
     seed_everything(train.seed)
     model = create(model_name, prepared.schema, model_config)
+    extra = {}
+    stage = get_spec(model_name).stage
+    if stage is not None:                                       # e.g. AOANet's selection stage
+        def fit(module: nn.Module, name: str) -> dict[str, float]:
+            sub = None if train.checkpoint_dir is None else str(Path(train.checkpoint_dir) / name)
+            res = Trainer(dataclasses.replace(train, checkpoint_dir=sub)).fit(module, prepared)
+            return {**{k: float(v) for k, v in res.test.items()}, "seconds": float(res.seconds)}
+        extra = stage(model, fit)
     result = Trainer(train).fit(model, prepared)
     row = {
         "model": model_name,
@@ -44,6 +57,7 @@ def run_model(model_name: str, data: CTRData, train: TrainConfig | None = None,
         "epochs": int(len(result.history)),
         "device": str(result.device),
         "seed": train.seed,
+        **extra,
     }
     for key in ("oracle_auc", "oracle_logloss"):
         if key in data.info:

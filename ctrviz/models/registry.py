@@ -12,12 +12,20 @@ from torch import nn
 from ctrviz.data.batch import CTRData
 from ctrviz.data.schema import Schema
 
+Fit = Callable[[nn.Module, str], dict[str, float]]   # fit(module, stage_name) -> test metrics + "seconds"
+Stage = Callable[[nn.Module, Fit], dict[str, float]]  # stage(model, fit) -> extra result columns
+
 
 @dataclass(frozen=True)
 class ModelSpec:
     """A registered model. ``prepare(data, config) -> data``, when set, derives the features the model
     needs from the data, fitted on the training split only (e.g. Cartesian pair ids); run it before
-    building the model on ``prepared.schema`` (:func:`ctrviz.experiments.run_model` does)."""
+    building the model on ``prepared.schema`` (:func:`ctrviz.experiments.run_model` does).
+
+    ``stage(model, fit) -> dict``, when set, is a training stage that runs on the freshly built model
+    before its own training (AOANet's selection stage: train a GIN, prune the model's interactions).
+    ``fit(module, stage_name)`` trains any module on the experiment's data and returns its test
+    metrics and ``seconds``; the dict it returns becomes extra result columns."""
 
     name: str
     cls: type[nn.Module]
@@ -25,19 +33,21 @@ class ModelSpec:
     summary: str
     paper: str
     prepare: Callable[[CTRData, object], CTRData] | None = None
+    stage: Stage | None = None
 
 
 MODELS: dict[str, ModelSpec] = {}
 
 
 def register(name: str, config_cls: type, summary: str, paper: str,
-             prepare: Callable[[CTRData, object], CTRData] | None = None
+             prepare: Callable[[CTRData, object], CTRData] | None = None,
+             stage: Stage | None = None,
              ) -> Callable[[type[nn.Module]], type[nn.Module]]:
     """Class decorator adding a model to :data:`MODELS` under ``name``."""
     def deco(cls: type[nn.Module]) -> type[nn.Module]:
         if name in MODELS:
             raise ValueError(f"model {name!r} is registered twice")
-        MODELS[name] = ModelSpec(name, cls, config_cls, summary, paper, prepare)
+        MODELS[name] = ModelSpec(name, cls, config_cls, summary, paper, prepare, stage)
         return cls
     return deco
 

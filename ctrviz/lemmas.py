@@ -1,0 +1,408 @@
+"""The AOANet paper's equivalence lemmas, checked numerically in float64 on random inputs.
+
+Reference: W. Lang et al., "Architecture and Operation Adaptive Network for Online Recommendations",
+KDD 2021: Table 1 and Appendix A (operation level, Lemmas A.1–A.8), Table 2 and Lemmas 3.1–3.4 (layer
+level), plus the CAN paper's FM special case (Zhou et al., CAN Sec. 4.2).
+
+Every check builds the generalized interaction ``Z = (u ⊗ v) ⊙ W`` (:func:`ctrviz.nn.gin.generalized_interaction`)
+or a GIN layer (:class:`ctrviz.nn.gin.GINLayer`) with W, h, α set as the lemma says — copied from the
+baseline's own layer in ``ctrviz.models`` — and compares with that layer's output, over several
+shapes and seeds. :func:`check_all` returns one row per relation; ``python -m ctrviz lemmas`` prints
+it and exits non-zero if any relation fails.
+
+Two things the paper leaves implicit, found by these checks:
+
+- **Pairing order for DCN and DCN-M (Lemmas 3.1, 3.2, A.6).** GIN's fusion ``hᵀ Z`` sums over the
+  index of u, the *left* vector, and its pairing is (u ∈ B_0, v ∈ B_{l-1}). DCN's term x_0 (x_lᵀ w)
+  sums over x_l, so the proofs set u = x_l, v = x_0 — the *swapped* pairing (B_{l-1}, B_0). With GIN's
+  own order the same W gives x_l ⊙ (Wᵀ x_0), another function. Lemma A.7 instead keeps u = x_0 and
+  fuses by *row* sums O_i = Σ_j Z_ij = (Z h)_i, which ``hᵀ Z`` is not. Both forms are checked here, and
+  the rows say which.
+- **AutoInt (Lemma 3.4) is degenerate.** Its construction ``W_ij = (k_i / k_j) v_j`` divides by the
+  key's components and ``α_j = softmax_j(q_sᵀ k_j) / (q_sᵀ k_j)`` by the attention logit; the
+  relation holds on generic inputs but is undefined when a key component or a logit is 0 (NaN), and
+  loses precision near 0. W also depends on the input, so it is not a learnable GIN weight: AutoInt
+  lies in GIN's function class only with input-dependent W and α. The rows of kind ``"degenerate"``
+  show these cases; they are explained failures, not part of the pass/fail verdict.
+
+Example:
+    >>> table = check_all(seeds=(0,))
+    >>> bool(table.query("kind == 'relation'")["passed"].all())
+    True
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import pandas as pd
+import torch
+from torch import Tensor
+
+from ctrviz.data.batch import Batch
+from ctrviz.data.schema import Field, Pair, Schema
+from ctrviz.models.afm import AFMLayer, pair_products
+from ctrviz.models.autoint import InteractingLayer
+from ctrviz.models.dcn import CrossLayer
+from ctrviz.models.dcnv2 import CrossLayerV2
+from ctrviz.models.fm import fm_interaction
+from ctrviz.models.fwfm import FwFMLayer, fwfm_interaction
+from ctrviz.models.nfm import bi_interaction
+from ctrviz.models.pnn import OuterProductLayer, inner_product_layer, outer_products
+from ctrviz.models.xdeepfm import CINLayer
+from ctrviz.nn.coaction import CoAction, CoActionConfig
+from ctrviz.nn.gin import GINLayer, fuse, generalized_interaction
+
+TOLERANCE = 1e-10
+DTYPE = torch.float64
+SHAPES = ((4, 3, 2), (3, 5, 4), (2, 8, 16))   # (B, F, D)
+
+
+@dataclass(frozen=True)
+class Lemma:
+    """One relation: ``error(gen, B, F, D)`` → max |lhs − rhs| on random inputs of that shape."""
+
+    name: str
+    reference: str
+    relation: str
+    error: Callable[[torch.Generator, int, int, int], float]
+    kind: Literal["relation", "degenerate"] = "relation"
+    note: str = ""
+
+
+def _randn(gen: torch.Generator, *shape: int) -> Tensor:
+    return torch.randn(*shape, generator=gen, dtype=DTYPE)
+
+
+def _err(a: Tensor, b: Tensor) -> float:
+    """max |a − b| (NaN if either has a NaN, inf if an inf)."""
+    return float((a - b).abs().max())
+
+
+def _randomize(module: torch.nn.Module, gen: torch.Generator) -> torch.nn.Module:
+    """``module`` in float64 with every parameter drawn N(0, 1) from ``gen`` (a copy of the baseline's weights)."""
+    module.to(DTYPE)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(_randn(gen, *p.shape))
+    return module
+
+
+def _gin(n_left: int, n_right: int, dim: int, subspaces: int, weight: Tensor, h: Tensor, alpha: Tensor) -> GINLayer:
+    """A float64 GIN layer with W (S, D, D), h (S, D), α (S, n, m) set as a lemma says (every gate open)."""
+    layer = GINLayer(n_left, n_right, dim, subspaces).to(DTYPE)
+    with torch.no_grad():
+        layer.weight.copy_(weight.expand(subspaces, dim, dim))
+        layer.h.copy_(h.expand(subspaces, dim))
+        layer.alpha.copy_(alpha.expand(subspaces, n_left, n_right))
+    return layer
+
+
+def _upper(F: int) -> Tensor:
+    """(F, F) with 1 at i < j: α of FM-style models, every unordered field pair once."""
+    return torch.ones(F, F, dtype=DTYPE).triu(1)
+
+
+def _pairs_onehot(F: int) -> Tensor:
+    """(P, F, F): subspace p's α is 1 at pair p (i < j, ``field_pairs`` order) — one pair per subspace."""
+    rows, cols = torch.triu_indices(F, F, 1)
+    alpha = torch.zeros(len(rows), F, F, dtype=DTYPE)
+    alpha[torch.arange(len(rows)), rows, cols] = 1.0
+    return alpha
+
+
+def _eye(D: int) -> Tensor:
+    return torch.eye(D, dtype=DTYPE)
+
+
+def _ones(*shape: int) -> Tensor:
+    return torch.ones(*shape, dtype=DTYPE)
+
+
+# ---------------------------------------------------------------- operation level: Table 1, Appendix A -------
+
+
+def _a1_inner(gen: torch.Generator, B: int, F: int, D: int) -> float:
+    u, v = _randn(gen, B, D), _randn(gen, B, D)
+    z = generalized_interaction(u, v, _eye(D))                          # (B, D, D)
+    return _err(z.diagonal(dim1=-2, dim2=-1).sum(-1), (u * v).sum(-1))  # Σ_i Z_ii vs uᵀv
+
+
+def _a2_hadamard(gen: torch.Generator, B: int, F: int, D: int) -> float:
+    u, v = _randn(gen, B, D), _randn(gen, B, D)
+    z = generalized_interaction(u, v, _eye(D))                          # (B, D, D)
+    return _err(z.diagonal(dim1=-2, dim2=-1), u * v)                    # [Z_11 … Z_dd] vs u ⊙ v
+
+
+def _a3_outer(gen: torch.Generator, B: int, F: int, D: int) -> float:
+    u, v = _randn(gen, B, D), _randn(gen, B, D)
+    z = generalized_interaction(u, v, _ones(D, D))                      # (B, D, D)
+    return _err(z, outer_products(torch.stack([u, v], 1))[:, 0])        # vs OPNN's f_i f_jᵀ
+
+
+def _a4_fwfm(gen: torch.Generator, B: int, F: int, D: int) -> float:
+    u, v, r = _randn(gen, B, D), _randn(gen, B, D), _randn(gen, 1)
+    z = generalized_interaction(u, v, r * _eye(D))                      # W = diag(r, …, r)
+    return _err(z.diagonal(dim1=-2, dim2=-1).sum(-1), fwfm_interaction(torch.stack([u, v], 1), r))
+
+
+def _a5_afm(gen: torch.Generator, B: int, F: int, D: int) -> float:
+    e = _randn(gen, B, F, D)
+    afm = _randomize(AFMLayer(D, attention_factor=3), gen)
+    a = afm.attention(e)                                                 # (B, P) α = MLP(u ⊙ v), softmaxed
+    rows, cols = torch.triu_indices(F, F, 1)
+    w = a[:, :, None, None] * _eye(D)                                    # (B, P, D, D) W = diag(α, …, α)
+    z = generalized_interaction(e[:, rows], e[:, cols], w)               # (B, P, D, D)
+    o = z.diagonal(dim1=-2, dim2=-1)                                     # (B, P, D) α (u ⊙ v)
+    return max(_err(o, a[..., None] * pair_products(e)), _err(o.sum(1), afm(e)))
+
+
+def _a6_dcn(gen: torch.Generator, B: int, F: int, D: int) -> float:
+    K = F * D
+    x0, xl = _randn(gen, B, K), _randn(gen, B, K)
+    cross = _randomize(CrossLayer(K), gen)
+    w = cross.weight[:, None].expand(K, K)                               # W_ij = w_i for every j
+    z = generalized_interaction(xl, x0, w)                               # u = x_l, v = x_0 (the proof's order)
+    return _err(z.sum(-2), cross.interaction(x0, xl))                    # O_j = Σ_i Z_ij vs x_0 (x_lᵀ w)
+
+
+def _a7_dcnm(gen: torch.Generator, B: int, F: int, D: int) -> float:
+    K = F * D
+    x0, xl = _randn(gen, B, K), _randn(gen, B, K)
+    cross = _randomize(CrossLayerV2(K), gen)
+    z = generalized_interaction(x0, xl, cross.weight)                    # u = x_0, v = x_l, W = W^D
+    return _err(z.sum(-1), cross.interaction(x0, xl))                    # O_i = Σ_j Z_ij vs x_0 ⊙ (W^D x_l)
+
+
+def _a8_autoint(gen: torch.Generator, B: int, F: int, D: int) -> float:
+    e = _randn(gen, B, F, D)
+    layer = _randomize(InteractingLayer(D, head_dim=D, heads=2, residual=False), gen)
+    q, k, v = layer.project(e)                                           # (B, H, F, d) each
+    d = q.shape[-1]
+    # Z^j for query i: (q_i ⊗ k_j) ⊙ I, every head/query/key at once
+    z = generalized_interaction(q[:, :, :, None], k[:, :, None], _eye(d))   # (B, H, F, F, d, d)
+    logits = z.diagonal(dim1=-2, dim2=-1).sum(-1)                        # (B, H, F, F) Σ_i Z^j_ii
+    o = torch.einsum("bhij,bhjd->bhid", logits.softmax(-1), v)           # (B, H, F, d) Σ_j softmax · v_j
+    return _err(o, layer.head_outputs(e))
+
+
+# ---------------------------------------------------------------- layer level: Table 2, Lemmas 3.1–3.4 -------
+
+
+def _fm_layer(gen: torch.Generator, B: int, F: int, D: int) -> float:
+    e = _randn(gen, B, F, D)
+    gin = _gin(F, F, D, 1, _eye(D), _ones(D), _upper(F))                 # W = I, h = 1, α = 1 on i < j
+    return _err(gin(e, e).sum((1, 2)), fm_interaction(e))                # Σ_j P_j vs FM's Σ_{i<j} ⟨e_i, e_j⟩
+
+
+def _ipnn_layer(gen: torch.Generator, B: int, F: int, D: int) -> float:
+    e = _randn(gen, B, F, D)
+    P = F * (F - 1) // 2
+    gin = _gin(F, F, D, P, _eye(D), _ones(D), _pairs_onehot(F))          # one subspace per pair
+    return _err(gin(e, e).sum(-1), inner_product_layer(e))               # (B, P) vs IPNN's p
+
+
+def _fwfm_layer(gen: torch.Generator, B: int, F: int, D: int) -> float:
+    e = _randn(gen, B, F, D)
+    fwfm = _randomize(FwFMLayer(F), gen)
+    alpha = torch.zeros(F, F, dtype=DTYPE)
+    rows, cols = torch.triu_indices(F, F, 1)
+    alpha[rows, cols] = fwfm.r.detach()                                  # α_ij = r_ij (free α, Table 2)
+    gin = _gin(F, F, D, 1, _eye(D), _ones(D), alpha)
+    return _err(gin(e, e).sum((1, 2)), fwfm(e))
+
+
+def _afm_layer(gen: torch.Generator, B: int, F: int, D: int) -> float:
+    e = _randn(gen, B, F, D)
+    afm = _randomize(AFMLayer(D, attention_factor=3), gen)
+    alpha = torch.zeros(B, 1, F, F, dtype=DTYPE)
+    rows, cols = torch.triu_indices(F, F, 1)
+    alpha[:, 0, rows, cols] = afm.attention(e)                           # α_uv = attention net of Z_uv, per row
+    p = fuse(e, e, _eye(D)[None], _ones(1, D), alpha)                    # (B, 1, D)
+    return _err(p[:, 0], afm(e))                                         # vs Σ α_ij (e_i ⊙ e_j)
+
+
+def _nfm_layer(gen: torch.Generator, B: int, F: int, D: int) -> float:
+    e = _randn(gen, B, F, D)
+    gin = _gin(F, F, D, 1, _eye(D), _ones(D), _upper(F))
+    return _err(gin(e, e)[:, 0], bi_interaction(e))                      # P vs NFM's Bi-Interaction vector
+
+
+def _opnn_layer(gen: torch.Generator, B: int, F: int, D: int) -> float:
+    e = _randn(gen, B, F, D)
+    opnn = _randomize(OuterProductLayer(F, D, kernel="mat"), gen)
+    P = F * (F - 1) // 2
+    gin = _gin(F, F, D, P, opnn.kernel.detach(), _ones(D), _pairs_onehot(F))   # W^p = K_p
+    return _err(gin(e, e).sum(-1), opnn(e))                              # Σ_ij u_i v_j K_ij vs OPNN's p
+
+
+def _dcn_layer(gen: torch.Generator, B: int, F: int, D: int) -> float:
+    """A 3-layer cross network, each layer a GIN layer (swapped pairing) + bias + residual."""
+    K = F * D
+    x0 = _randn(gen, B, K)
+    crosses = [_randomize(CrossLayer(K), gen) for _ in range(3)]
+    xl_dcn, xl_gin = x0, x0
+    for c in crosses:
+        gin = _gin(1, 1, K, 1, c.weight.detach()[:, None].expand(K, K), _ones(K), _ones(1, 1))
+        xl_gin = gin(xl_gin[:, None], x0[:, None])[:, 0] + c.bias + xl_gin   # u = x_l, v = x_0
+        xl_dcn = c(x0, xl_dcn)
+    return _err(xl_gin, xl_dcn)
+
+
+def _dcnm_layer(gen: torch.Generator, B: int, F: int, D: int) -> float:
+    """Two DCN-M layers: GIN with W = (W^D)ᵀ, swapped pairing, + x_0 ⊙ b + x_l."""
+    K = F * D
+    x0 = _randn(gen, B, K)
+    crosses = [_randomize(CrossLayerV2(K), gen) for _ in range(2)]
+    xl_dcn, xl_gin = x0, x0
+    for c in crosses:
+        gin = _gin(1, 1, K, 1, c.weight.detach().T, _ones(K), _ones(1, 1))
+        xl_gin = gin(xl_gin[:, None], x0[:, None])[:, 0] + x0 * c.bias + xl_gin
+        xl_dcn = c(x0, xl_dcn)
+    return _err(xl_gin, xl_dcn)
+
+
+def _dcn_gin_order(gen: torch.Generator, B: int, F: int, D: int) -> float:
+    """GIN's own pairing (u = x_0, v = x_l) with the same W gives x_l ⊙ (Wᵀ x_0): that identity, checked."""
+    K = F * D
+    x0, xl = _randn(gen, B, K), _randn(gen, B, K)
+    w = _randn(gen, K, K)
+    gin = _gin(1, 1, K, 1, w, _ones(K), _ones(1, 1))
+    return _err(gin(x0[:, None], xl[:, None])[:, 0], xl * (x0 @ w))   # (x0 @ w)_j = Σ_i x0_i W_ij
+
+
+def _xdeepfm_layer(gen: torch.Generator, B: int, F: int, D: int) -> float:
+    """Two CIN layers of 4 and 3 maps: S_l = H_l, W = I, h = 1, α[s, u, v] = CIN weight[s, v, u]."""
+    e = _randn(gen, B, F, D)
+    cins = [_randomize(CINLayer(F, F, 4), gen), _randomize(CINLayer(4, F, 3), gen)]
+    x_cin, x_gin = e, e
+    for c in cins:
+        H, H_prev = c.weight.shape[:2]
+        gin = _gin(F, H_prev, D, H, _eye(D), _ones(D), c.weight.detach().transpose(1, 2))   # (H_l, m, H_{l-1})
+        x_gin, x_cin = gin(e, x_gin), c(e, x_cin)                        # (B, H_l, D)
+    return _err(x_gin, x_cin)
+
+
+def _autoint_gin(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    """Lemma 3.4's construction for one head: W_{ij} = (k_i / k_j) v_j per (query s, key t), h = 1,
+    α_{s,t} = softmax_t(q_sᵀ k_t) / (q_sᵀ k_t). q, k, v (B, F, d) → P (B, F, d)."""
+    d = q.shape[-1]
+    # W[b, t, i, j] = k[b, t, i] / k[b, t, j] · v[b, t, j]  — one D×D map per key, divides by k's components
+    w = k[..., :, None] / k[..., None, :] * v[..., None, :]              # (B, F, d, d)
+    z = generalized_interaction(q[:, :, None], k[:, None], w[:, None])   # (B, F_q, F_k, d, d) Z_ij = q_i k_i v_j
+    logits = torch.einsum("bsd,btd->bst", q, k)                          # (B, F, F) q_sᵀ k_t
+    alpha = logits.softmax(-1) / logits                                  # (B, F, F), divides by q_sᵀ k_t
+    hz = torch.einsum("i,bstij->bstj", torch.ones(d, dtype=q.dtype), z)  # (B, F, F, d) hᵀ Z
+    return torch.einsum("bst,bstj->bsj", alpha, hz)                      # (B, F, d)
+
+
+def _autoint_layer(gen: torch.Generator, B: int, F: int, D: int) -> float:
+    e = _randn(gen, B, F, D)
+    layer = _randomize(InteractingLayer(D, head_dim=D, heads=2, residual=False), gen)
+    q, k, v = layer.project(e)                                           # (B, H, F, d)
+    p = torch.stack([_autoint_gin(q[:, h], k[:, h], v[:, h]) for h in range(q.shape[1])], 1)
+    return _err(p, layer.head_outputs(e))
+
+
+def _autoint_zero_key(gen: torch.Generator, B: int, F: int, D: int) -> float:
+    e = _randn(gen, B, F, D)
+    layer = _randomize(InteractingLayer(D, head_dim=D, heads=1, residual=False), gen)
+    q, k, v = (t[:, 0] for t in layer.project(e))
+    k = k.clone()
+    k[:, 0, 0] = 0.0                                                     # one key component exactly 0
+    want = torch.einsum("bst,btd->bsd", torch.einsum("bsd,btd->bst", q, k).softmax(-1), v)
+    return _err(_autoint_gin(q, k, v), want)
+
+
+def _autoint_orthogonal(gen: torch.Generator, B: int, F: int, D: int) -> float:
+    e = _randn(gen, B, F, D)
+    layer = _randomize(InteractingLayer(D, head_dim=D, heads=1, residual=False), gen)
+    q, k, v = (t[:, 0] for t in layer.project(e))
+    q = q.clone()
+    k0 = k[:, 0]
+    q[:, 0] -= (q[:, 0] * k0).sum(-1, keepdim=True) / (k0 * k0).sum(-1, keepdim=True) * k0   # q_0 ⊥ k_0
+    want = torch.einsum("bst,btd->bsd", torch.einsum("bsd,btd->bst", q, k).softmax(-1), v)
+    return _err(_autoint_gin(q, k, v), want)
+
+
+def _can_fm(gen: torch.Generator, B: int, F: int, D: int) -> float:
+    """CAN Sec. 4.2: one 1×D micro-MLP layer, no bias, no activation, order 1 → ⟨P_induction, P_feed⟩."""
+    schema = Schema((Field("a", "sparse", vocab_size=F + 2), Field("b", "sparse", vocab_size=F + 2)),
+                    pairs=(Pair("a", "b"),))
+    unit = CoAction(schema, config=CoActionConfig(layers=(D, 1), bias=False, activation="none", orders=1)).to(DTYPE)
+    _randomize(unit, gen)
+    ids = torch.randint(2, F + 2, (B, 2), generator=gen)
+    out = unit(Batch(ids, torch.zeros(B, 0, dtype=DTYPE), {}, torch.zeros(B, dtype=DTYPE)))[:, 0, 0]   # (B,)
+    induction = unit.induction.weight[unit.ind_offsets[0] + ids[:, 0]]   # (B, D) P_induction of a
+    feed = unit.feed.weight[unit.feed_off_0[0] + ids[:, 1]]              # (B, D) P_feed of b
+    return _err(out, (induction * feed).sum(-1))
+
+
+_SWAP = "pairing (u, v) = (x_l, x_0), the proof's order; GIN's (x_0, x_l) is the next row"
+
+LEMMAS: tuple[Lemma, ...] = (
+    Lemma("A.1 inner product", "Table 1; Lemma A.1", "uᵀv = Σ_i Z_ii, W = I", _a1_inner),
+    Lemma("A.2 Hadamard product", "Table 1; Lemma A.2", "u ⊙ v = [Z_11 … Z_dd], W = I", _a2_hadamard),
+    Lemma("A.3 outer product (OPNN)", "Table 1; Lemma A.3", "u ⊗ v = Z, W = 1 (vs pnn.outer_products)", _a3_outer),
+    Lemma("A.4 FwFM", "Table 1; Lemma A.4", "r uᵀv = Σ_i Z_ii, W = diag(r) (vs fwfm_interaction)", _a4_fwfm),
+    Lemma("A.5 AFM", "Table 1; Lemma A.5", "α(u ⊙ v) = diag Z, W = diag(α), α = AFM attention", _a5_afm),
+    Lemma("A.6 DCN", "Table 1; Lemma A.6", "x_0 (x_lᵀ w) = [Σ_i Z_ij]_j, W_ij = w_i, u = x_l, v = x_0", _a6_dcn),
+    Lemma("A.7 DCN-M", "Table 1; Lemma A.7", "x_0 ⊙ (W^D x_l) = [Σ_j Z_ij]_i (row sums), W = W^D, u = x_0",
+          _a7_dcnm),
+    Lemma("A.8 AutoInt attention", "Table 1; Lemma A.8", "Σ_j softmax_j(Σ_i Z^j_ii) v_j, Z^j = (q ⊗ k_j) ⊙ I",
+          _a8_autoint),
+    Lemma("3.x FM / DeepFM", "Table 2 row deepFM", "Σ_j P_j = FM, L = S = 1, W = I, h = 1, α = 1 (i < j)", _fm_layer),
+    Lemma("3.x IPNN", "Table 2 row IPNN", "Σ_j P^s_j = p_s, S = P subspaces, α^s one-hot on pair s, W = I",
+          _ipnn_layer),
+    Lemma("3.x FwFM", "Table 2 row FwFM", "Σ_j P_j = FwFM, α_ij = r_ij free, W = I, h = 1", _fwfm_layer),
+    Lemma("3.x AFM", "Table 2 row AFM", "P = Σ α_ij (e_i ⊙ e_j), α = AFM attention (per row), W = I", _afm_layer),
+    Lemma("3.x NFM", "Sec. 3.4 FM-based models", "P = Bi-Interaction, W = I, h = 1, α = 1 (i < j)", _nfm_layer),
+    Lemma("3.x OPNN", "Table 2 row OPNN", "Σ_j P^s_j = uᵀ K_s v, S = P, W^s = K_s (mat kernel), α one-hot",
+          _opnn_layer),
+    Lemma("3.1 DCN (3 layers)", "Table 2 row DCN; Lemma 3.1",
+          "x_{l+1} = P(x_l, x_0) + b + x_l, W_ij = w_i, h = 1, α = 1", _dcn_layer, note=_SWAP),
+    Lemma("3.1 GIN's pairing order", "Sec. 3.3.2 Eq. 8", "P(x_0, x_l) = x_l ⊙ (Wᵀ x_0), h = 1, α = 1",
+          _dcn_gin_order, note="why DCN/DCN-M need the swapped pairing"),
+    Lemma("3.2 DCN-M (2 layers)", "Table 2 row DCN-M; Lemma 3.2",
+          "x_{l+1} = P(x_l, x_0) + x_0 ⊙ b + x_l, W = (W^D)ᵀ, h = 1, α = 1", _dcnm_layer, note=_SWAP),
+    Lemma("3.3 xDeepFM CIN (2 layers)", "Table 2 row xDeepFM; Lemma 3.3",
+          "P_l^s = CIN map s, S_l = H_l, W = I, h = 1, α^s_{u,v} = W^s_{v,u}", _xdeepfm_layer),
+    Lemma("3.4 AutoInt", "Table 2 row AutoInt; Lemma 3.4",
+          "P_s = Σ_t softmax(q_sᵀk_t) v_t, W_ij = k_i/k_j v_j, α = softmax/(qᵀk), h = 1", _autoint_layer,
+          note="W and α depend on the input; defined only when every k_i ≠ 0 and q_sᵀk_t ≠ 0"),
+    Lemma("3.4 AutoInt, a key component = 0", "Lemma 3.4", "W_ij = k_i/k_j v_j divides by k_j = 0",
+          _autoint_zero_key, kind="degenerate",
+          note="0/0 in W → NaN, though AutoInt's own output is finite: the construction, not AutoInt, fails"),
+    Lemma("3.4 AutoInt, q_s ⊥ k_t", "Lemma 3.4", "α = softmax/(q_sᵀk_t) divides by q_sᵀk_t = 0",
+          _autoint_orthogonal, kind="degenerate",
+          note="the 1/(qᵀk) of α meets the qᵀk of hᵀZ as (1/0)·0: NaN or a large rounding error"),
+    Lemma("CAN FM special case", "CAN Sec. 4.2", "1×D micro-MLP, no bias/activation, order 1 = ⟨P_ind, P_feed⟩",
+          _can_fm),
+)
+
+
+def check(lemma: Lemma, seeds: tuple[int, ...] = (0, 1, 2), shapes: tuple[tuple[int, int, int], ...] = SHAPES,
+          tolerance: float = TOLERANCE) -> dict[str, object]:
+    """One lemma over every shape × seed → a row: lemma, reference, relation, kind, shapes, max_abs_error, passed."""
+    errors = []
+    for (B, F, D), seed in itertools.product(shapes, seeds):
+        gen = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            errors.append(lemma.error(gen, B, F, D))
+    worst = float("nan") if any(e != e for e in errors) else max(errors)
+    return {"lemma": lemma.name, "reference": lemma.reference, "relation": lemma.relation, "kind": lemma.kind,
+            "shapes": " ".join(f"{B}×{F}×{D}" for B, F, D in shapes), "seeds": len(seeds),
+            "max_abs_error": worst, "passed": bool(worst <= tolerance), "note": lemma.note}
+
+
+def check_all(seeds: tuple[int, ...] = (0, 1, 2), shapes: tuple[tuple[int, int, int], ...] = SHAPES,
+              tolerance: float = TOLERANCE) -> pd.DataFrame:
+    """Every lemma of :data:`LEMMAS` → a DataFrame, one row each (see :func:`check`).
+
+    Shapes are (B, F, D): batch, fields, embedding dim (the cross networks use K = F·D). Rows of kind
+    ``"degenerate"`` are the explained failure cases (module docstring); judge the others by ``passed``.
+    """
+    return pd.DataFrame([check(lemma, seeds, shapes, tolerance) for lemma in LEMMAS])

@@ -1,0 +1,195 @@
+"""Attentional Factorization Machine (AFM): pair-wise Hadamard products, pooled with learned attention.
+
+Reference: J. Xiao, H. Ye, X. He, H. Zhang, F. Wu, T.-S. Chua, "Attentional Factorization Machines: Learning
+the Weight of Feature Interactions via Attention Networks", IJCAI 2017 (arXiv:1708.04617). The ``AFM`` row of
+the AOANet paper's Tables 3–4 (AOANet ref. [20]; attention factor t = 3 on Criteo, 5 on Private). AOANet's
+Table 1 and Lemma A.5: with W = diag(α, …, α), α = MLP(e_i ⊙ e_j) and fusion O = [Z_11, …, Z_dd]ᵀ the
+generalized interaction ``Z = (e_i ⊗ e_j) ⊙ W`` is α (e_i ⊙ e_j) — AFM's attended pair vector; the final
+``pᵀ Σ`` is AOANet's fusion ``P = hᵀ Σ α Z`` (Eq. 42) with h = p ("AFM learns α through the attention
+mechanism on the basis of NFM", Sec. 3.4).
+
+Equations (Xiao et al. Sec. 3; e_f the embedding of field f, P = F(F-1)/2 pairs in ``field_pairs`` order):
+
+    z_ij   = e_i ⊙ e_j                                        pair-wise interaction layer   (B, P, D)
+    a'_ij  = hᵀ ReLU(W z_ij + b)                             attention net, W (t, D), b (t,), h (t,)
+    α_ij   = softmax over the P pairs of a'_ij                                              (B, P)
+    logit  = b_0 + Σ_f w_f + pᵀ Σ_{i<j} α_ij z_ij              p (D,)
+             + MLP([e_1; …; e_F])                             (the deep part, ``AFMConfig.deep``)
+
+Public pieces: :func:`pair_products` (z), :class:`AFMLayer` — ``scores`` (a'), ``attention`` (α, for
+interpretation: which field pairs the model attends to, named by :meth:`AFM.pair_names`) and ``forward``
+(the pooled vector Σ α z, (B, D)); ``AFM.p`` is the projection. AOANet's Lemma A.5 writes α = MLP(z) and
+leaves out AFM's softmax over the pairs: that MLP is ``scores``, ``attention`` adds the softmax.
+
+Deep part: AOANet gives every baseline the same deep component (Sec. 4.1, 512-256-64 ReLU), so
+``deep=True`` (default) adds an MLP on the concatenated embeddings in parallel; ``AFMConfig(deep=False)``
+is Xiao et al.'s shallow AFM.
+
+Initialisation: W Xavier-normal, b = 0, h Xavier-normal, p = 1 (an untrained AFM's pairwise term is an
+attention-weighted mean of the FM inner products ⟨e_i, e_j⟩).
+
+Deviations from the paper: no dropout on the pair-wise layer and no separate L2 on W (use the trainer's
+``weight_decay``); the linear term is :class:`~ctrviz.models.lr.LR`; sequence/multi fields are one pooled
+field each, so no pair lies inside a field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from ctrviz.data.batch import Batch
+from ctrviz.data.schema import Schema
+from ctrviz.models.dnn import DNNConfig
+from ctrviz.models.ffm import check_pairwise, field_pairs
+from ctrviz.models.lr import LR, LRConfig
+from ctrviz.models.registry import register
+from ctrviz.nn import MLP, FieldEmbedding
+from ctrviz.nn.mlp import Activation
+
+
+def pair_products(e: Tensor) -> Tensor:
+    """The Hadamard products e_i ⊙ e_j of every pair i < j (AFM's / NFM's pair-wise interaction layer).
+
+    Shape:
+        (B, F, D) → (B, P, D), P = F(F-1)/2 in :func:`~ctrviz.models.ffm.field_pairs` order.
+        ``.sum(-1)`` is :func:`~ctrviz.models.pnn.inner_product_layer`, ``.sum(1)`` is NFM's Bi-interaction.
+
+    Example:
+        >>> pair_products(torch.tensor([[[1., 2.], [3., 4.], [5., 6.]]])).tolist()   # (0,1), (0,2), (1,2)
+        [[[3.0, 8.0], [5.0, 12.0], [15.0, 24.0]]]
+    """
+    F = e.shape[1]
+    rows, cols = torch.triu_indices(F, F, 1, device=e.device)   # (P,), (P,)
+    return e[:, rows] * e[:, cols]                                # (B, P, D)
+
+
+class AFMLayer(nn.Module):
+    """AFM's attention-based pooling of the pair-wise Hadamard products.
+
+    Args:
+        dim: D, the embedding width.
+        attention_factor: t, the attention net's hidden width (AOANet Table 4: 3 on Criteo).
+
+    Attributes:
+        attention_net: ``nn.Linear(D, t)``: ``weight`` is W (t, D), ``bias`` is b (t,).
+        h: (t,) parameter, the attention net's output vector.
+
+    Shape:
+        (B, F, D) → (B, D): Σ_{i<j} α_ij (e_i ⊙ e_j). :meth:`attention` gives α (B, P).
+
+    Example:
+        >>> layer = AFMLayer(dim=2, attention_factor=3)
+        >>> with torch.no_grad():
+        ...     _ = layer.h.zero_()                       # every score 0 → uniform α = 1/P
+        >>> e = torch.tensor([[[1., 2.], [3., 4.], [5., 6.]]])
+        >>> torch.allclose(layer.attention(e), torch.full((1, 3), 1 / 3))   # (B, P)
+        True
+        >>> [round(x, 4) for x in layer(e)[0].tolist()]   # mean of [3, 8], [5, 12], [15, 24]
+        [7.6667, 14.6667]
+    """
+
+    def __init__(self, dim: int, attention_factor: int) -> None:
+        super().__init__()
+        if dim < 1:
+            raise ValueError(f"AFMLayer.dim must be >= 1, got {dim}")
+        if attention_factor < 1:
+            raise ValueError(f"AFMLayer.attention_factor must be >= 1, got {attention_factor}")
+        self.dim, self.attention_factor = dim, attention_factor
+        self.attention_net = nn.Linear(dim, attention_factor)   # W (t, D), b (t,)
+        self.h = nn.Parameter(torch.empty(attention_factor))     # (t,)
+        nn.init.xavier_normal_(self.attention_net.weight)
+        nn.init.zeros_(self.attention_net.bias)
+        nn.init.normal_(self.h, std=(2.0 / (attention_factor + 1)) ** 0.5)   # Xavier-normal of a (t, 1) matrix
+
+    def scores(self, z: Tensor) -> Tensor:
+        """Unnormalised attention a'_ij = hᵀ ReLU(W z_ij + b) of pair products ``z``: (B, P, D) → (B, P)."""
+        hidden = torch.relu(self.attention_net(z))               # (B, P, t)
+        # a[b, p] = Σ_t hidden[b, p, t] · h[t]
+        return torch.einsum("bpt,t->bp", hidden, self.h)          # (B, P)
+
+    def attention(self, e: Tensor) -> Tensor:
+        """α_ij = softmax over pairs of :meth:`scores`: (B, F, D) → (B, P), each row sums to 1."""
+        return torch.softmax(self.scores(pair_products(e)), dim=1)   # (B, P, D) → (B, P)
+
+    def forward(self, e: Tensor) -> Tensor:
+        z = pair_products(e)                                      # (B, P, D)
+        alpha = torch.softmax(self.scores(z), dim=1)              # (B, P)
+        # pooled[b, d] = Σ_p α[b, p] · z[b, p, d]
+        return torch.einsum("bp,bpd->bd", alpha, z)               # (B, D)
+
+
+@dataclass(frozen=True)
+class AFMConfig(DNNConfig):
+    """:class:`~ctrviz.models.dnn.DNNConfig`'s fields with AOANet's defaults (embed_dim D = 16; hidden
+    512-256-64, ReLU, dropout, batch_norm of the deep part; pooling) plus ``attention_factor`` t (AOANet
+    Table 4, Criteo: 3) and ``deep``: add the parallel MLP (``False``: Xiao et al.'s AFM, MLP fields unused)."""
+
+    hidden: tuple[int, ...] = (512, 256, 64)
+    activation: Activation = "relu"
+    attention_factor: int = 3
+    deep: bool = True
+
+
+@register("afm", AFMConfig, "FM's pair products pooled by an attention net (+ parallel DNN)",
+          "Xiao et al., IJCAI 2017")
+class AFM(nn.Module):
+    """AFM: LR + pᵀ Σ_{i<j} α_ij (e_i ⊙ e_j) (+ MLP(e_1 ⊕ … ⊕ e_F) when ``config.deep``).
+
+    Args:
+        schema: the dataset's fields (at least two).
+        config: :class:`AFMConfig`.
+
+    Attributes:
+        linear: :class:`~ctrviz.models.lr.LR`. embedding: :class:`~ctrviz.nn.FieldEmbedding` (B, F, D).
+        afm: :class:`AFMLayer`. p: (D,) projection of the pooled vector. mlp: the deep part, or ``None``.
+
+    Shape:
+        Batch of B rows → logits (B,); :meth:`attention` → (B, P).
+
+    Example:
+        >>> from ctrviz.data.schema import Field
+        >>> s = Schema(tuple(Field(n, "sparse", vocab_size=4) for n in "abc"))
+        >>> m = AFM(s, AFMConfig(embed_dim=2, attention_factor=3, deep=False))
+        >>> b = Batch(torch.tensor([[1, 2, 3]]), torch.zeros(1, 0), {}, torch.ones(1))
+        >>> m(b).shape, m.attention(b).shape, m.pair_names()[0]
+        (torch.Size([1]), torch.Size([1, 3]), ('a', 'b'))
+    """
+
+    def __init__(self, schema: Schema, config: AFMConfig) -> None:
+        super().__init__()
+        check_pairwise(schema, config.embed_dim, type(config).__name__)
+        if config.attention_factor < 1:
+            raise ValueError(f"{type(config).__name__}.attention_factor must be >= 1, got {config.attention_factor}")
+        self.config = config
+        self.linear = LR(schema, LRConfig(pooling=config.pooling))
+        self.embedding = FieldEmbedding(schema, config.embed_dim, pooling=config.pooling)
+        self.afm = AFMLayer(config.embed_dim, config.attention_factor)
+        self.p = nn.Parameter(torch.ones(config.embed_dim))      # (D,)
+        self.mlp = (MLP(self.embedding.num_fields * config.embed_dim, tuple(config.hidden), config.activation,
+                        config.dropout, config.batch_norm, out_dim=1) if config.deep else None)
+
+    def pair_names(self) -> tuple[tuple[str, str], ...]:
+        """Names of the P field pairs, in the order of :meth:`attention`'s columns."""
+        return field_pairs(self.embedding.field_names())
+
+    def attention(self, batch: Batch) -> Tensor:
+        """The attention weights α_ij of every row: (B, P), rows sum to 1."""
+        return self.afm.attention(self.embedding(batch))          # (B, F, D) → (B, P)
+
+    def parts(self, batch: Batch) -> tuple[Tensor, Tensor, Tensor]:
+        """The logit terms, each (B,): linear, pᵀ Σ α_ij (e_i ⊙ e_j), and the deep part (0 without one)."""
+        e = self.embedding(batch)                                 # (B, F, D)
+        pooled = self.afm(e)                                      # (B, D)
+        # pairwise[b] = Σ_d pooled[b, d] · p[d]
+        pairwise = torch.einsum("bd,d->b", pooled, self.p)        # (B,)
+        deep = torch.zeros_like(pairwise)                         # (B,)
+        if self.mlp is not None:
+            deep = self.mlp(e.flatten(1)).squeeze(-1)             # (B, F·D) → (B, 1) → (B,)
+        return self.linear(batch), pairwise, deep                 # (B,), (B,), (B,)
+
+    def forward(self, batch: Batch) -> Tensor:
+        linear, pairwise, deep = self.parts(batch)                # (B,) each
+        return linear + pairwise + deep                           # (B,)
