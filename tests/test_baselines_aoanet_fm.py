@@ -10,6 +10,7 @@ import math
 
 import pytest
 import torch
+from test_baselines_can import batch, brute_fields, hand_weights, schema
 
 from ctrviz.data import Field, Schema
 from ctrviz.data.synthetic import SyntheticConfig, make_synthetic
@@ -21,7 +22,6 @@ from ctrviz.models.fwfm import FwFMLayer, fwfm_interaction
 from ctrviz.models.nfm import bi_interaction
 from ctrviz.models.pnn import inner_product_layer
 from ctrviz.train import TrainConfig
-from tests.test_baselines_can import batch, brute_fields, hand_weights, schema
 
 MODELS = ("deepfm", "fwfm", "afm", "nfm")
 F, P, ROWS = 5, 10, 4 + 6 + 5          # schema(): user, item (+ hist, shared), genres, price; vocab rows

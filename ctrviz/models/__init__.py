@@ -2,19 +2,29 @@
 
 # registers the models
 from ctrviz.models import (  # noqa: F401
+    afm,
+    aoanet,
+    autoint,
     can,
     can_dien,
     cartesian,
+    dcn,
+    dcnv2,
     deepffm,
+    deepfm,
     dien,
     din,
     dnn,
     ffm,
     fm,
+    fwfm,
+    gin,
     lr,
     ncf,
+    nfm,
     onn,
     pnn,
+    xdeepfm,
 )
 from ctrviz.models.registry import (
     MODELS,
