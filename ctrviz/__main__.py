@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-DEMO_MODELS = ("lr", "fm", "dnn", "cartesian", "can", "can+cartesian")  # CAN Table 2's rows after the baselines
+DEMO_MODELS = ("lr", "fm", "dnn", "cartesian", "can", "can+cartesian", "gin", "aoanet")  # + CAN Table 2, AOANet
 
 
 class _Parser(argparse.ArgumentParser):

@@ -133,6 +133,8 @@ class TrainResult:
         best_epoch: epoch (1-based) with the highest validation AUC.
         valid, test: metrics of the final model — the restored best one when ``restore_best``.
         params: number of trainable parameters. seconds: total wall time. device: e.g. ``"cpu"``.
+        model: the trained model itself (the object passed to :meth:`Trainer.fit`, on ``device``), for
+            inspection: AOANet's α table, CAN's co-action outputs, …
     """
 
     history: pd.DataFrame
@@ -142,6 +144,7 @@ class TrainResult:
     params: int
     seconds: float
     device: str
+    model: nn.Module | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict; ``history`` as a list of row dicts."""
@@ -239,7 +242,7 @@ class Trainer:
         cols = ["epoch", "train_loss", "valid_auc", "valid_logloss", *(["valid_gauc"] if "gauc" in v else []),
                 "seconds", "samples_per_s"]
         return TrainResult(pd.DataFrame(st["history"], columns=cols), st["best_epoch"], v, t,
-                           sum(p.numel() for p in params), time.perf_counter() - t_start, str(device))
+                           sum(p.numel() for p in params), time.perf_counter() - t_start, str(device), model)
 
     def _train_epoch(self, fwd: nn.Module, opt: torch.optim.Optimizer, params: list[Tensor], train: Batch,
                      epoch: int, amp: bool) -> tuple[float, float]:

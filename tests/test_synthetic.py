@@ -15,7 +15,7 @@ from sklearn.preprocessing import OneHotEncoder
 from ctrviz.data.schema import Pair
 from ctrviz.data.synthetic import SyntheticConfig, make_synthetic
 
-SMALL = SyntheticConfig(n_rows=5000, n_users=200, n_items=60, n_categories=6, seq_len=8, seed=3)
+SMALL = SyntheticConfig(n_rows=5000, vocab_size=30, n_users=200, n_items=60, n_categories=6, seq_len=8, seed=3)
 SPLITS = ("train", "valid", "test")
 
 
@@ -166,7 +166,7 @@ def test_crossed_feature_beats_separate_fields():
     ({"n_items": -1}, "n_items must be >= 1"),
     ({"seq_len": 0}, "seq_len must be >= 1"),
     ({"vocab_size": 1}, "vocab_size must be >= 2"),
-    ({"pair_rank": 30}, "pair_rank must be <= vocab_size - 1 = 29"),
+    ({"pair_rank": 10}, "pair_rank must be <= vocab_size - 1 = 9"),
     ({"zipf": -0.5}, "zipf must be >= 0"),
     ({"pair_strength": -1.0}, "pair_strength must be >= 0"),
     ({"n_items": 10}, "n_items must be >= n_categories = 20"),

@@ -46,6 +46,16 @@ def _taobao(seed: int, cache: str | Path | None) -> CTRData:
     return load_taobao_from_env(seed=seed, cache=cache)
 
 
+def _criteo(seed: int, cache: str | Path | None) -> CTRData:
+    from ctrviz.data.criteo import load_criteo_from_env
+    return load_criteo_from_env(seed=seed, cache=cache)
+
+
+def _avazu(seed: int, cache: str | Path | None) -> CTRData:
+    from ctrviz.data.avazu import load_avazu_from_env
+    return load_avazu_from_env(seed=seed, cache=cache)
+
+
 DATASETS: dict[str, DatasetSpec] = {d.name: d for d in (
     DatasetSpec("synthetic", "planted field-pair and item×history interactions with a known oracle", _synthetic),
     DatasetSpec("movielens", "MovieLens-100k, rating ≥ 4 → click, time-ordered split", _movielens("movielens")),
@@ -53,6 +63,10 @@ DATASETS: dict[str, DatasetSpec] = {d.name: d for d in (
                 _movielens("movielens-seq")),
     DatasetSpec("amazon", "Amazon Books, DIEN/CAN sample files (your copy: set CTRVIZ_AMAZON_DIR)", _amazon),
     DatasetSpec("taobao", "Taobao UserBehavior clicks, CAN/DIEN protocol (your copy: set CTRVIZ_TAOBAO_CSV)", _taobao),
+    DatasetSpec("criteo", "Criteo Kaggle display ads, 39 categorical fields, random 80/10/10 split (AOANet's dataset; "
+                "your copy: set CTRVIZ_CRITEO_TXT)", _criteo),
+    DatasetSpec("avazu", "Avazu Kaggle mobile ads, 23 categorical fields, random 80/10/10 split (your copy: set "
+                "CTRVIZ_AVAZU_CSV)", _avazu),
 )}
 
 
@@ -61,7 +75,8 @@ def load_dataset(name: str, *, seed: int = 0, cache: str | Path | None = None) -
 
     Args:
         name: see :func:`list_datasets`.
-        seed: seed of the generator (synthetic) or negative sampling (movielens-seq).
+        seed: seed of the generator (synthetic), the negative sampling (movielens-seq, taobao) or the split
+            (amazon, criteo, avazu).
         cache: data cache folder (default ``$CTRVIZ_CACHE`` or ``~/.cache/ctrviz``).
     """
     if name not in DATASETS:

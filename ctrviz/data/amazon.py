@@ -38,12 +38,15 @@ import pyarrow.parquet as pq
 
 from ctrviz.data.batch import CTRData
 from ctrviz.data.parquet_cache import (
+    arrow_text,
     cached_parquet,
     check_chunksize,
     encode_seq_splits,
     first_bad,
     flat_history_index,
     iter_line_chunks,
+    need_file,
+    parse_labels,
     split_fields,
 )
 from ctrviz.utils import atomic_write_text
@@ -63,9 +66,7 @@ _PROTOCOL = ("Amazon Books, DIEN/CAN sample files: each row is label, user, item
 
 
 def _need(path: Path, what: str) -> Path:
-    if not path.is_file():
-        raise ValueError(f"{path}: missing file; expected the DIEN/CAN Amazon {what} (see data/README.md)")
-    return path
+    return need_file(path, f"the DIEN/CAN Amazon {what}")
 
 
 def _nonempty(f: list[pa.StringArray], cols: dict[int, str], numbers: np.ndarray, path: Path) -> None:
@@ -81,7 +82,7 @@ def _parse_samples(path: Path, chunksize: int) -> Iterator[pa.Table]:
     """Yield the validated rows of a DIEN sample file chunk by chunk (histories as arrow lists)."""
     for numbers, lines in iter_line_chunks(path, chunksize):
         f = split_fields(lines, numbers, "\t", 6, path)
-        first_bad(pc.is_in(f[0], value_set=pa.array(["0", "1"])), numbers, path, "a label 0 or 1", f[0])
+        label = parse_labels(f[0], numbers, path)
         _nonempty(f, {1: "user id", 2: "item id", 3: "category"}, numbers, path)
         lists, lengths = [], []
         for k in (4, 5):
@@ -98,7 +99,7 @@ def _parse_samples(path: Path, chunksize: int) -> Iterator[pa.Table]:
             i = int(bad[0])
             raise ValueError(f"{path}: line {numbers[i]}: mid_history has {lengths[0][i]} items but cat_history has "
                              f"{lengths[1][i]}; expected equal lengths")
-        yield pa.table({"label": pc.cast(f[0], pa.int8()), "user": f[1], "item": f[2], "category": f[3],
+        yield pa.table({"label": label, "user": f[1], "item": f[2], "category": f[3],
                         "hist_item": lists[0], "hist_cat": lists[1]})
 
 
@@ -247,7 +248,7 @@ def load_amazon(path: str | Path, *, max_len: int = 100, min_count: int = 1, val
                 p.parent.rmdir()
         raise
     full, test = (pq.read_table(p) for p in paths)
-    text = lambda col: pd.Series(col, dtype=pd.ArrowDtype(pa.string()))   # noqa: E731  arrow-backed, no copies
+    text = arrow_text                                                     # arrow-backed, no copies
     users = pd.unique(text(full["user"]))
     chosen = users[np.random.default_rng(seed).permutation(len(users))[:int(valid_fraction * len(users) + 0.5)]]
     is_valid = text(full["user"]).isin(chosen).to_numpy()

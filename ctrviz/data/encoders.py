@@ -303,7 +303,7 @@ class TableEncoder:
         """Flat tokens of column ``c`` and (for list columns) the per-row lengths."""
         col = df[c.src]
         if c.kind == "sparse":
-            if col.isna().any():
+            if c.transform != "log_bucket" and col.isna().any():   # log_bucket maps NaN to its own "nan" token
                 row = int(np.flatnonzero(col.isna().to_numpy())[0])
                 raise ValueError(f"column {c.src!r}: missing value at row {row}; fill it with a token "
                                  "(e.g. '') or use transform='log_bucket' for numbers")

@@ -1,6 +1,7 @@
 """Streaming raw files into a parquet cache: chunked line reading with line numbers, vectorised validation.
 
-The large real-data readers (:mod:`ctrviz.data.amazon`, :mod:`ctrviz.data.taobao`) share one shape:
+The large real-data readers (:mod:`ctrviz.data.amazon`, :mod:`ctrviz.data.taobao`, :mod:`ctrviz.data.criteo`,
+:mod:`ctrviz.data.avazu`) share one shape:
 
 1. :func:`iter_line_chunks` reads a text file ``chunksize`` lines at a time (never the whole file), keeping
    the 1-based line number of every non-blank line;
@@ -15,7 +16,11 @@ The large real-data readers (:mod:`ctrviz.data.amazon`, :mod:`ctrviz.data.taobao
    per row: histories stay flat token arrays (rows back to back) + lengths until
    :func:`~ctrviz.data.encoders.pad_sequences` pads them, vocabularies are :class:`~ctrviz.data.encoders.Vocabulary`
    fitted on the train split, and the :class:`~ctrviz.data.encoders.TableEncoder` returned describes (and can
-   re-encode) the same columns.
+   re-encode) the same columns;
+5. for the all-categorical tables (:mod:`ctrviz.data.criteo`, :mod:`ctrviz.data.avazu`) :func:`random_split` draws a
+   seeded train/valid/test split of the rows and :func:`encode_sparse_parquet` encodes the parquet file one column at
+   a time (read, fit the vocabulary on the train rows, encode), so the peak memory is one raw column plus the
+   (N, F) id matrix.
 """
 
 from __future__ import annotations
@@ -38,15 +43,28 @@ import pyarrow.parquet as pq
 import torch
 
 from ctrviz.data.batch import Batch, CTRData
-from ctrviz.data.encoders import Column, TableEncoder, Vocabulary, pad_sequences
+from ctrviz.data.encoders import Column, TableEncoder, Vocabulary, log_bucket, pad_sequences
 from ctrviz.data.schema import Pair
+
+
+def check_positive_int(value: int, name: str) -> int:
+    """``value`` if it is an int >= 1, else ``ValueError("<name> must be an int >= 1, got …")``."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    return value
 
 
 def check_chunksize(chunksize: int) -> int:
     """``chunksize`` if it is an int >= 1, else a ``ValueError``."""
-    if not isinstance(chunksize, int) or isinstance(chunksize, bool) or chunksize < 1:
-        raise ValueError(f"chunksize must be an int >= 1, got {chunksize!r}")
-    return chunksize
+    return check_positive_int(chunksize, "chunksize")
+
+
+def need_file(path: str | Path, what: str) -> Path:
+    """``path`` (user-expanded) if it is a file, else ``ValueError("<path>: missing file; expected <what> …")``."""
+    src = Path(path).expanduser()
+    if not src.is_file():
+        raise ValueError(f"{src}: missing file; expected {what} (see data/README.md)")
+    return src
 
 
 def iter_line_chunks(path: str | Path, chunksize: int, encoding: str = "utf-8"
@@ -112,6 +130,21 @@ def first_bad(ok: np.ndarray | pa.Array, numbers: np.ndarray, path: str | Path, 
         i = int(np.flatnonzero(~ok)[0])
         got = values[i].as_py() if isinstance(values, pa.Array) else values[i]
         raise ValueError(f"{path}: line {numbers[i]}: expected {what}, got {got!r}")
+
+
+def parse_labels(col: pa.Array, numbers: np.ndarray, path: str | Path) -> pa.Array:
+    """An arrow string column of ``0``/``1`` clicks as int8; anything else names its line.
+
+    Example:
+        >>> parse_labels(pa.array(["0", "1"]), np.array([1, 2]), "f").to_pylist()
+        [0, 1]
+        >>> parse_labels(pa.array(["1", "yes"]), np.array([1, 2]), "f")
+        Traceback (most recent call last):
+        ...
+        ValueError: f: line 2: expected a label 0 or 1, got 'yes'
+    """
+    first_bad(pc.is_in(col, value_set=pa.array(["0", "1"])), numbers, path, "a label 0 or 1", col)
+    return pc.cast(col, pa.int8())
 
 
 def parse_ints(col: pa.Array, numbers: np.ndarray, path: str | Path, what: str, signed: bool = False) -> np.ndarray:
@@ -208,6 +241,11 @@ def cached_parquet(dataset: str, path: str | Path, options: Mapping[str, object]
     return final
 
 
+def arrow_text(col: pa.Array | pa.ChunkedArray) -> pd.Series:
+    """An arrow string column as an arrow-backed pandas Series (no Python object per row)."""
+    return pd.Series(col, dtype=pd.ArrowDtype(pa.string()))
+
+
 def flat_history_index(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Indices ``starts[i], …, starts[i] + lengths[i] - 1`` for every row ``i``, back to back.
 
@@ -269,5 +307,105 @@ def encode_seq_splits(name: str, splits: Mapping[str, Mapping[str, object]], *, 
     return CTRData(name, schema, batches["train"], batches["valid"], batches["test"], info)
 
 
-__all__ = ["SEQ_COLUMNS", "cached_parquet", "check_chunksize", "encode_seq_splits", "first_bad", "flat_history_index",
-           "iter_line_chunks", "parse_ints", "source_key", "split_fields"]
+SPLITS = ("train", "valid", "test")
+
+
+def random_split(n: int, *, valid_fraction: float, test_fraction: float, seed: int) -> dict[str, np.ndarray]:
+    """Row indices of a seeded random train/valid/test split of ``n`` rows, each split in file order.
+
+    One permutation (``numpy.random.default_rng(seed)``) of the rows: its first ``⌊test_fraction·n + ½⌋`` rows
+    are test, the next ``⌊valid_fraction·n + ½⌋`` valid, the rest train. The test rows depend on ``seed`` and
+    ``test_fraction`` only, so ``valid_fraction=0`` (the AOANet paper's 90/10) and ``0.1`` test on the same rows.
+
+    Example:
+        >>> s = random_split(10, valid_fraction=0.1, test_fraction=0.2, seed=0)
+        >>> {k: len(v) for k, v in s.items()}, sorted(np.concatenate(list(s.values())).tolist()) == list(range(10))
+        ({'train': 7, 'valid': 1, 'test': 2}, True)
+        >>> (random_split(10, valid_fraction=0.0, test_fraction=0.2, seed=0)["test"] == s["test"]).all()
+        np.True_
+    """
+    for name, f in (("valid_fraction", valid_fraction), ("test_fraction", test_fraction)):
+        if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0.0 <= f < 1.0:
+            raise ValueError(f"{name} must lie in [0, 1), got {f!r}")
+    if valid_fraction + test_fraction >= 1.0:
+        raise ValueError(f"valid_fraction + test_fraction must be < 1, got {valid_fraction!r} + {test_fraction!r}")
+    perm = np.random.default_rng(seed).permutation(n)
+    n_test = int(test_fraction * n + 0.5)
+    n_valid = int(valid_fraction * n + 0.5)
+    parts = {"train": perm[n_test + n_valid:], "valid": perm[n_test:n_test + n_valid], "test": perm[:n_test]}
+    return {k: np.sort(v) for k, v in parts.items()}
+
+
+def sparse_tokens(col: pa.Array | pa.ChunkedArray, transform: str = "none") -> pd.Series:
+    """One raw column as the tokens a :class:`~ctrviz.data.encoders.Vocabulary` counts, without a Python object per row.
+
+    Args:
+        col: an arrow column: strings (→ an arrow-backed Series) or integers (→ int64 Series; for
+            ``transform="log_bucket"`` nulls are allowed).
+        transform: ``"log_bucket"`` maps each value by :func:`~ctrviz.data.encoders.log_bucket` (null → ``"nan"``),
+            computed once per distinct value and returned as a categorical Series.
+
+    Example:
+        >>> sparse_tokens(pa.array([1, None, 3, 20, 3]), "log_bucket").tolist()
+        ['v1', 'nan', 'b1', 'b8', 'b1']
+    """
+    if transform == "log_bucket":
+        values = col.to_numpy(zero_copy_only=False) if isinstance(col, pa.Array) else col.to_numpy()
+        codes, uniques = pd.factorize(np.asarray(values, dtype=np.float64), use_na_sentinel=False)
+        bucket, buckets = pd.factorize(log_bucket(uniques))             # (K,) bucket of each distinct value
+        return pd.Series(pd.Categorical.from_codes(bucket[codes], categories=buckets))
+    if transform != "none":
+        raise ValueError(f"sparse_tokens: transform must be 'none' or 'log_bucket', got {transform!r}")
+    if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        return arrow_text(col)
+    return pd.Series(col.to_numpy(zero_copy_only=False) if isinstance(col, pa.Array) else col.to_numpy())
+
+
+def encode_sparse_parquet(name: str, parquet: str | Path, columns: Sequence[Column], label: str,
+                          splits: Mapping[str, np.ndarray], *, info: dict) -> CTRData:
+    """A parquet table of categorical columns → :class:`CTRData` of sparse fields, one column at a time.
+
+    For every column: read it from ``parquet`` (never the whole table), turn it into tokens
+    (:func:`sparse_tokens`, its ``transform``), fit a ``Vocabulary(min_count)`` on the train rows, encode all rows.
+
+    Args:
+        name: dataset name.
+        parquet: the cached table.
+        columns: sparse :class:`~ctrviz.data.encoders.Column` specs, in field order, each its own vocabulary.
+        label: the 0/1 label column of the table.
+        splits: ``"train"``, ``"valid"``, ``"test"`` → row indices into the table (see :func:`random_split`).
+        info: copied into ``CTRData.info`` with ``sizes``, ``click_rate`` and the fitted ``encoder`` added.
+
+    Returns:
+        ``CTRData`` whose splits hold the rows in the order of ``splits``; no pairs, no user field (``group`` None).
+    """
+    pf = pq.ParquetFile(parquet)
+    order = np.concatenate([np.asarray(splits[s], dtype=np.int64) for s in SPLITS])   # (N,) rows, split by split
+    bounds = np.cumsum([0] + [len(splits[s]) for s in SPLITS])
+    train = np.asarray(splits["train"], dtype=np.int64)
+    enc = TableEncoder(columns, label=label)
+    ids = np.empty((len(order), len(columns)), dtype=np.int64)                       # (N, F)
+    for j, c in enumerate(columns):
+        if c.kind != "sparse" or c.vocab not in (None, c.name):
+            raise ValueError(f"encode_sparse_parquet: column {c.name!r} must be sparse with its own vocabulary")
+        tokens = sparse_tokens(pf.read(columns=[c.src]).column(0), c.transform)
+        vocab = Vocabulary(c.min_count).fit(tokens.iloc[train])
+        if not vocab.tokens:
+            raise ValueError(f"{name}: no value of field {c.name!r} occurs min_count={c.min_count} times in the "
+                             f"train split ({len(train)} rows); lower min_count")
+        ids[:, j] = vocab.encode(tokens)[order]
+        enc.vocabs[c.name] = vocab
+    y = pf.read(columns=[label]).column(0).to_numpy().astype(np.float32)[order]      # (N,)
+    batches = {}
+    for k, s in enumerate(SPLITS):
+        a, b = int(bounds[k]), int(bounds[k + 1])
+        batches[s] = Batch(torch.from_numpy(ids[a:b]), torch.zeros(b - a, 0), {}, torch.from_numpy(y[a:b]))
+    info = {**info, "sizes": {s: len(b) for s, b in batches.items()},
+            "click_rate": {s: float(b.label.mean()) if len(b) else float("nan") for s, b in batches.items()},
+            "encoder": enc}
+    return CTRData(name, enc.schema, batches["train"], batches["valid"], batches["test"], info)
+
+
+__all__ = ["SEQ_COLUMNS", "SPLITS", "arrow_text", "cached_parquet", "check_chunksize", "check_positive_int",
+           "encode_seq_splits", "encode_sparse_parquet", "first_bad", "flat_history_index", "iter_line_chunks",
+           "need_file", "parse_ints", "parse_labels", "random_split", "source_key", "sparse_tokens", "split_fields"]

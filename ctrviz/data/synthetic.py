@@ -59,6 +59,10 @@ _SPLITS = ("train", "valid", "test")
 class SyntheticConfig:
     """Knobs of the synthetic click model (see the module docstring for the formulas).
 
+    The defaults are sized so that the models can learn the truth: with 160k training rows, CAN gets
+    within 0.01 of the oracle AUC (README, demo table); larger vocabularies or fewer rows widen the gap
+    from estimation noise alone.
+
     Args:
         n_rows: total rows, split 80/10/10 at random.
         n_fields: context categorical fields ``f00..``.
@@ -86,16 +90,16 @@ class SyntheticConfig:
         ValueError: SyntheticConfig.seq_len must be >= 1, got 0
     """
 
-    n_rows: int = 100_000
+    n_rows: int = 200_000
     n_fields: int = 20
-    vocab_size: int = 30
+    vocab_size: int = 10
     zipf: float = 1.1
     n_planted_pairs: int = 3
     pair_rank: int = 2
     pair_strength: float = 1.0
     main_strength: float = 0.3
-    n_users: int = 2000
-    n_items: int = 500
+    n_users: int = 300
+    n_items: int = 100
     n_categories: int = 20
     prefs_per_user: int = 3
     seq_len: int = 20
@@ -146,7 +150,7 @@ def make_synthetic(config: SyntheticConfig | None = None) -> CTRData:
     """Draw a synthetic CTR dataset whose click model is known (see the module docstring).
 
     Args:
-        config: the knobs; ``None`` → ``SyntheticConfig()`` (100k rows, about 0.3 s).
+        config: the knobs; ``None`` → ``SyntheticConfig()`` (200k rows, about 0.6 s).
 
     Returns:
         :class:`CTRData` named ``"synthetic"``. Sparse fields ``user, item, category, f00..``;

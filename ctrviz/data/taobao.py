@@ -45,6 +45,7 @@ from ctrviz.data.parquet_cache import (
     first_bad,
     flat_history_index,
     iter_line_chunks,
+    need_file,
     parse_ints,
     split_fields,
 )
@@ -88,9 +89,7 @@ def read_taobao(path: str | Path, *, cache: str | Path | None = None, chunksize:
         columns ``user``, ``item``, ``category``, ``timestamp`` (int64) and ``behavior`` (categorical over
         ``BEHAVIORS``), in file order (blank lines skipped).
     """
-    src = Path(path).expanduser()
-    if not src.is_file():
-        raise ValueError(f"{src}: missing file; expected Taobao UserBehavior.csv (see data/README.md)")
+    src = need_file(path, "Taobao UserBehavior.csv")
     check_chunksize(chunksize)
     cached = cached_parquet("taobao", src, _OPTIONS, _SCHEMA, lambda: _parse(src, chunksize), cache=cache)
     t = pd.read_parquet(cached)
