@@ -75,3 +75,48 @@ def compare_models(model_names: Sequence[str], data: CTRData, train: TrainConfig
         row, results[name] = run_model(name, data, train)
         rows.append(row)
     return pd.DataFrame(rows), results
+
+
+def pair_importance(interactions: pd.DataFrame, layer: int = 1) -> pd.DataFrame:
+    """Rank the unordered field pairs of a GIN/AOANet layer by Σ |α| over subspaces and both orders.
+
+    Args:
+        interactions: :meth:`ctrviz.models.gin.GIN.interactions` or ``AOANet.selection`` (columns layer,
+            subspace, left, right, alpha, kept).
+        layer: which layer (1 = field × field).
+
+    Returns:
+        one row per unordered pair {a, b} (a = b included when the pairing has it): a, b, importance
+        (Σ_s |α_s,ab| + |α_s,ba|), kept (any subspace/order kept), rank (1 = largest), sorted by rank.
+
+    Example:
+        >>> t = pd.DataFrame({"layer": 1, "subspace": 0, "left": ["x", "y", "x"], "right": ["y", "x", "x"],
+        ...                   "alpha": [0.5, -2.0, 1.0], "kept": [False, True, False]})
+        >>> pair_importance(t)[["a", "b", "importance", "rank"]].values.tolist()
+        [['x', 'y', 2.5, 1], ['x', 'x', 1.0, 2]]
+    """
+    t = interactions[interactions.layer == layer]
+    a = [min(u, v) for u, v in zip(t.left, t.right, strict=True)]
+    b = [max(u, v) for u, v in zip(t.left, t.right, strict=True)]
+    out = (t.assign(a=a, b=b, importance=t.alpha.abs())
+           .groupby(["a", "b"], as_index=False).agg(importance=("importance", "sum"), kept=("kept", "any"))
+           .sort_values(["importance", "a", "b"], ascending=[False, True, True], ignore_index=True))
+    out["rank"] = range(1, len(out) + 1)
+    return out
+
+
+def planted_pair_ranks(interactions: pd.DataFrame, planted: Sequence[tuple[str, str]]) -> pd.DataFrame:
+    """Where the synthetic data's planted pairs land in :func:`pair_importance` (layer 1).
+
+    Returns:
+        one row per planted pair: a, b, rank (1 = top |α|), of (number of pairs), importance, kept.
+    """
+    ranked = pair_importance(interactions)
+    rows = []
+    for u, v in planted:
+        hit = ranked[(ranked.a == min(u, v)) & (ranked.b == max(u, v))]
+        if hit.empty:
+            raise ValueError(f"planted pair ({u!r}, {v!r}) is not among the layer-1 interactions")
+        rows.append({"a": min(u, v), "b": max(u, v), "rank": int(hit["rank"].iloc[0]), "of": len(ranked),
+                     "importance": float(hit.importance.iloc[0]), "kept": bool(hit.kept.iloc[0])})
+    return pd.DataFrame(rows)

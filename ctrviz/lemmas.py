@@ -1,6 +1,6 @@
 """The AOANet paper's equivalence lemmas, checked numerically in float64 on random inputs.
 
-Reference: W. Lang et al., "Architecture and Operation Adaptive Network for Online Recommendations",
+Reference: L. Lang et al., "Architecture and Operation Adaptive Network for Online Recommendations",
 KDD 2021: Table 1 and Appendix A (operation level, Lemmas A.1–A.8), Table 2 and Lemmas 3.1–3.4 (layer
 level), plus the CAN paper's FM special case (Zhou et al., CAN Sec. 4.2).
 

@@ -39,6 +39,8 @@ def plot_model_comparison(results: pd.DataFrame, oracle_auc: float | None = None
         ax.annotate(f"{value:.4f}", (patch.get_x() + patch.get_width() / 2, patch.get_height()),
                     ha="center", va="bottom", fontsize=8)
     ax.set_xlabel("model")
+    if len(results) > 5:                                       # long names side by side would overlap
+        plt.setp(ax.get_xticklabels(), rotation=30, ha="right", rotation_mode="anchor")
     ax.set_ylabel(f"test {metric.upper()}")
     ax.set_title(f"Test {metric.upper()} by model")
     return ax.figure

@@ -1,6 +1,6 @@
 """AOANet — GIN with architecture adaptation: select interactions by |α|, prune, re-train (Sec. 3.5).
 
-Reference: W. Lang et al., "Architecture and Operation Adaptive Network for Online Recommendations",
+Reference: L. Lang et al., "Architecture and Operation Adaptive Network for Online Recommendations",
 KDD 2021, Sec. 3.5; Table 4 (Criteo: L = 2, S = 3, r = 0.3; Private: L = 2, S = 2, r = 0.2).
 
 Two stages (DARTS/AutoFIS-style, as the paper says):

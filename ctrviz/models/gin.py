@@ -1,6 +1,6 @@
 """GIN — Generalized Interaction Network, the model AOANet prunes (AOANet paper Sec. 3.3).
 
-Reference: W. Lang et al., "Architecture and Operation Adaptive Network for Online Recommendations",
+Reference: L. Lang et al., "Architecture and Operation Adaptive Network for Online Recommendations",
 KDD 2021 (AOANet), Sec. 3.3, Fig. 2; Table 4 settings (Criteo: L = 2, S = 3).
 
 Equations:

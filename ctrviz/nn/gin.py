@@ -1,6 +1,6 @@
 """The generalized interaction ``Z = (u ⊗ v) ⊙ W`` and GIN's interaction + fusion layer.
 
-Reference: W. Lang, C. Shen, Y. Liu, W. Wu, Y. Zhao, Z. Zhang, "Architecture and Operation Adaptive
+Reference: L. Lang, J. Zhao, Z. Zhu, J. Xu, X. Liu, M. Shan, "Architecture and Operation Adaptive
 Network for Online Recommendations" (AOANet), KDD 2021, Sec. 3.2–3.3 and 3.5.
 
 Equations (u, v ∈ R^D; one layer l with S subspaces):

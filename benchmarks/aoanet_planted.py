@@ -1,0 +1,53 @@
+"""AOANet on the synthetic default: does GIN's first-layer |α| find the planted pairs, and does pruning help?
+
+For each seed: synthetic data (that seed), ``run_model("aoanet")`` — selection stage = GIN with trainable α,
+then prune to the top r = 0.3 per subspace and re-train from the same initial weights. Prints per seed the
+GIN (selection) and AOANet test AUC beside the oracle, and the rank of every planted pair among the
+layer-1 field pairs by Σ|α| (1 = top); then the mean ± std.
+
+Run:  python benchmarks/aoanet_planted.py [--seeds 5] [--out ctrviz-out/aoanet_planted.csv]
+Settings are the demo's: batch 256, at most 10 epochs, patience 3, lr 1e-3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import pandas as pd
+
+from ctrviz.data.synthetic import SyntheticConfig, make_synthetic
+from ctrviz.experiments import planted_pair_ranks, run_model
+from ctrviz.train import TrainConfig
+from ctrviz.utils import atomic_write_text
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--out", default="ctrviz-out/aoanet_planted.csv")
+    args = p.parse_args()
+    rows = []
+    for seed in range(args.seeds):
+        start = time.perf_counter()
+        data = make_synthetic(SyntheticConfig(seed=seed))
+        row, result = run_model("aoanet", data, TrainConfig(epochs=10, batch_size=256, patience=3, seed=seed,
+                                                            progress=False))
+        ranks = planted_pair_ranks(result.model.selection, data.info["planted_pairs"])
+        rows.append({"seed": seed, "oracle_auc": row["oracle_auc"], "gin_auc": row["selection_auc"],
+                     "aoanet_auc": row["auc"], "aoanet_minus_gin": row["auc"] - row["selection_auc"],
+                     "planted_ranks": " ".join(str(r) for r in ranks["rank"]), "pairs": int(ranks["of"].iloc[0]),
+                     "all_planted_in_top": int(ranks["rank"].max()), "planted_kept": bool(ranks["kept"].all()),
+                     "seconds": time.perf_counter() - start})
+        print(pd.DataFrame(rows[-1:]).to_string(index=False, header=seed == 0), flush=True)
+    table = pd.DataFrame(rows)
+    print("\nmean ± std over seeds:")
+    for c in ("oracle_auc", "gin_auc", "aoanet_auc", "aoanet_minus_gin"):
+        print(f"  {c:17s} {table[c].mean():.4f} ± {table[c].std():.4f}")
+    print(f"  planted pairs always in the top {table.all_planted_in_top.max()} of {table.pairs.iloc[0]} "
+          f"layer-1 pairs; kept by AOANet in every seed: {bool(table.planted_kept.all())}")
+    print(f"written: {atomic_write_text(args.out, table.to_csv(index=False))}")
+
+
+if __name__ == "__main__":
+    main()
