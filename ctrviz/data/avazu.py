@@ -38,20 +38,17 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from ctrviz.data.batch import CTRData
 from ctrviz.data.encoders import Column
 from ctrviz.data.parquet_cache import (
     cached_parquet,
     check_chunksize,
-    check_positive_int,
-    encode_sparse_parquet,
     first_bad,
     iter_line_chunks,
+    load_split_table,
     need_file,
     parse_labels,
-    random_split,
     split_fields,
 )
 
@@ -197,18 +194,9 @@ def load_avazu(path: str | Path, *, min_count: int = 5, valid_fraction: float = 
         >>> data.info["sizes"], data.schema.sparse_names[:3]
         ({'train': 8, 'valid': 1, 'test': 1}, ('hour_of_day', 'weekday', 'C1'))
     """
-    check_positive_int(min_count, "min_count")
-    random_split(0, valid_fraction=valid_fraction, test_fraction=test_fraction, seed=seed)   # check the fractions
-    cached = _cached(path, cache, chunksize)
-    n = pq.ParquetFile(cached).metadata.num_rows
-    splits = random_split(n, valid_fraction=valid_fraction, test_fraction=test_fraction, seed=seed)
-    if not len(splits["train"]):
-        raise ValueError(f"{path}: the avazu train split is empty ({n} rows; file empty or fractions too big)")
-    info = {"protocol": _PROTOCOL.format(min_count=min_count, seed=seed, valid_fraction=valid_fraction,
-                                         test_fraction=test_fraction),
-            "source": str(path), "cache_file": str(cached), "seed": seed, "valid_fraction": valid_fraction,
-            "test_fraction": test_fraction, "min_count": min_count}
-    return encode_sparse_parquet("avazu", cached, avazu_columns(min_count), "click", splits, info=info)
+    return load_split_table("avazu", path, lambda: _cached(path, cache, chunksize), avazu_columns, "click",
+                            protocol=_PROTOCOL, min_count=min_count, seed=seed, valid_fraction=valid_fraction,
+                            test_fraction=test_fraction)
 
 
 def load_avazu_from_env(*, seed: int = 0, cache: str | Path | None = None) -> CTRData:

@@ -46,13 +46,11 @@ from ctrviz.data.encoders import Column
 from ctrviz.data.parquet_cache import (
     cached_parquet,
     check_chunksize,
-    check_positive_int,
-    encode_sparse_parquet,
     first_bad,
     iter_line_chunks,
+    load_split_table,
     need_file,
     parse_labels,
-    random_split,
     split_fields,
 )
 
@@ -163,18 +161,9 @@ def load_criteo(path: str | Path, *, min_count: int = 10, valid_fraction: float 
         >>> data.info["sizes"], len(data.schema.sparse_names)
         ({'train': 8, 'valid': 1, 'test': 1}, 39)
     """
-    check_positive_int(min_count, "min_count")
-    random_split(0, valid_fraction=valid_fraction, test_fraction=test_fraction, seed=seed)   # check the fractions
-    cached = _cached(path, cache, chunksize)
-    n = pq.ParquetFile(cached).metadata.num_rows
-    splits = random_split(n, valid_fraction=valid_fraction, test_fraction=test_fraction, seed=seed)
-    if not len(splits["train"]):
-        raise ValueError(f"{path}: the criteo train split is empty ({n} rows; file empty or fractions too big)")
-    info = {"protocol": _PROTOCOL.format(min_count=min_count, seed=seed, valid_fraction=valid_fraction,
-                                         test_fraction=test_fraction),
-            "source": str(path), "cache_file": str(cached), "seed": seed, "valid_fraction": valid_fraction,
-            "test_fraction": test_fraction, "min_count": min_count}
-    return encode_sparse_parquet("criteo", cached, criteo_columns(min_count), "label", splits, info=info)
+    return load_split_table("criteo", path, lambda: _cached(path, cache, chunksize), criteo_columns, "label",
+                            protocol=_PROTOCOL, min_count=min_count, seed=seed, valid_fraction=valid_fraction,
+                            test_fraction=test_fraction)
 
 
 def load_criteo_from_env(*, seed: int = 0, cache: str | Path | None = None) -> CTRData:

@@ -409,3 +409,26 @@ def encode_sparse_parquet(name: str, parquet: str | Path, columns: Sequence[Colu
 __all__ = ["SEQ_COLUMNS", "SPLITS", "arrow_text", "cached_parquet", "check_chunksize", "check_positive_int",
            "encode_seq_splits", "encode_sparse_parquet", "first_bad", "flat_history_index", "iter_line_chunks",
            "need_file", "parse_ints", "parse_labels", "random_split", "source_key", "sparse_tokens", "split_fields"]
+
+
+def load_split_table(name: str, path: str | Path, cache_table: Callable[[], Path],
+                     columns: Callable[[int], Sequence[Column]], label: str, *, protocol: str, min_count: int,
+                     seed: int, valid_fraction: float, test_fraction: float) -> CTRData:
+    """The shared body of the Criteo and Avazu loaders: check the arguments before any file is touched, cache
+    the raw file (``cache_table()`` → parquet path), split its rows at random, encode column by column.
+
+    ``protocol`` is formatted with ``min_count``, ``seed``, ``valid_fraction`` and ``test_fraction`` into
+    ``info["protocol"]``; ``columns(min_count)`` gives the field specs.
+    """
+    check_positive_int(min_count, "min_count")
+    random_split(0, valid_fraction=valid_fraction, test_fraction=test_fraction, seed=seed)   # check the fractions
+    cached = cache_table()
+    n = pq.ParquetFile(cached).metadata.num_rows
+    splits = random_split(n, valid_fraction=valid_fraction, test_fraction=test_fraction, seed=seed)
+    if not len(splits["train"]):
+        raise ValueError(f"{path}: the {name} train split is empty ({n} rows; file empty or fractions too big)")
+    info = {"protocol": protocol.format(min_count=min_count, seed=seed, valid_fraction=valid_fraction,
+                                        test_fraction=test_fraction),
+            "source": str(path), "cache_file": str(cached), "seed": seed, "valid_fraction": valid_fraction,
+            "test_fraction": test_fraction, "min_count": min_count}
+    return encode_sparse_parquet(name, cached, columns(min_count), label, splits, info=info)
