@@ -1,0 +1,219 @@
+"""The papers' experiments as named specs: ``python -m ctrviz reproduce NAME --data D [--seeds N] [--quick]``.
+
+Each spec is a grid of :class:`~ctrviz.experiments.RunSpec` (models × settings × seeds) run by
+:func:`ctrviz.experiments.sweep` with its on-disk result cache, summarised as mean ± std
+(:func:`ctrviz.experiments.summarize`), printed, and written as CSV (every run and the summary) and PNG.
+
+==================  ===============================================================================
+``can-table2``      CAN Table 2: DNN, + Cartesian, + CAN, + CAN + Cartesian, parameters as multiples of DNN's
+``can-table3``      CAN Tables 3–4: FFM, DNN, DeepFM, DeepFFM, xDeepFM, PNN, NCF, ONN, DIEN, CAN, CAN-DIEN
+``can-table5``      CAN Table 5: micro-MLP layers 1/2/3, activation none/tanh, orders 1–4
+``can-fig5``        CAN Fig. 5: parameters vs AUC for PNN, NCF, ONN, CAN (small), CAN
+``aoanet-table3``   AOANet Table 3: IPNN … AutoInt, GIN, AOANet (AUC and logloss)
+``aoanet-fig3``     AOANet Fig. 3: GIN layers L, subspaces S, AOANet selection ratio r
+==================  ===============================================================================
+
+``quick=True`` runs one seed, one epoch (lr 1e-2), on at most 8,000 training and 2,000 valid/test rows,
+and a reduced grid: every spec finishes in under 2 minutes on 2 CPU cores (the test suite runs them all).
+
+Settings the papers give are the defaults: CAN's models keep CAN's 200 × 80 PReLU head, AOANet's
+keep AOANet's (embedding 16, ReLU 512-256-64, Table 4's layers). For CAN Table 3 the AOANet-family
+baselines (DeepFM, xDeepFM) get CAN's head, as the CAN paper compares every model with one head.
+"CAN (small)" is our choice (the paper gives no size): micro-MLP 16→4, order 1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ctrviz.data.batch import CTRData
+from ctrviz.experiments import RunSpec, format_summary, subsample, summarize, sweep
+from ctrviz.models import get_spec
+from ctrviz.train import TrainConfig
+from ctrviz.utils import atomic_write_bytes, atomic_write_text
+
+QUICK_TRAIN_ROWS, QUICK_EVAL_ROWS = 8_000, 2_000
+_CAN_HEAD = {"hidden": (200, 80), "activation": "prelu"}
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A named experiment.
+
+    Args:
+        name, title, paper: how it is called, what it shows, where in the papers.
+        grid: ``grid(quick) -> [(label, model, config, setting), …]``; seeds are added by :meth:`runs`.
+        base: model label whose parameters are 1.0x in the summary, or ``None``.
+        plot: ``"bars"`` (AUC by model), ``"params"`` (CAN Fig. 5) or ``"ablation"`` (AUC vs ``x``).
+        x: the setting column on the x axis of an ablation plot; ``hue``: one line per value of it.
+    """
+
+    name: str
+    title: str
+    paper: str
+    grid: Callable[[bool], list[tuple[str, str, dict, dict]]]
+    base: str | None = None
+    plot: Literal["bars", "params", "ablation"] = "bars"
+    x: str | None = None
+    hue: str = "model"
+
+    def runs(self, seeds: int, quick: bool) -> list[RunSpec]:
+        """The full list of runs: every grid point × seeds 0..seeds-1 (one seed when ``quick``)."""
+        return [RunSpec(model, config, seed, setting, label)
+                for label, model, config, setting in self.grid(quick) for seed in range(1 if quick else seeds)]
+
+
+def _models(*names: str) -> Callable[[bool], list[tuple[str, str, dict, dict]]]:
+    return lambda quick: [(n, n, {}, {}) for n in names]
+
+
+def _with_can_head(model: str) -> dict:
+    """CAN's head for a model whose config has ``hidden`` and ``activation`` (AOANet-family defaults differ)."""
+    fields = {f.name for f in dataclasses.fields(get_spec(model).config_cls)}
+    return {k: v for k, v in _CAN_HEAD.items() if k in fields}
+
+
+def _can_table3(quick: bool) -> list[tuple[str, str, dict, dict]]:
+    names = [("ffm", "ffm"), ("dnn", "dnn"), ("deepfm", "deepfm"), ("deepffm", "deepffm"), ("xdeepfm", "xdeepfm"),
+             ("pnn", "ipnn"), ("ncf", "ncf"), ("onn", "onn"), ("dien", "dien"), ("can", "can"),
+             ("can-dien", "can-dien")]
+    return [(label, model, _with_can_head(model) if model in ("deepfm", "xdeepfm") else {}, {})
+            for label, model in names]
+
+
+def _can_table5(quick: bool) -> list[tuple[str, str, dict, dict]]:
+    layers = {"1 layer": (16, 8), "2 layers": (16, 8, 4), "3 layers": (16, 8, 4, 4)}   # Sec. 5.3: 16/8, 8/4, 4/4
+    grid = [(f"micro-MLP {k}", "can", {"micro_layers": v}, {"ablation": "micro-MLP layers", "value": k})
+            for k, v in layers.items()]
+    grid += [(f"activation {a}", "can", {"micro_activation": a}, {"ablation": "activation", "value": a})
+             for a in ("none", "tanh")]
+    grid += [(f"order={c}", "can", {"orders": c}, {"ablation": "orders", "value": str(c)})
+             for c in ((1, 3) if quick else (1, 2, 3, 4))]
+    return grid
+
+
+def _can_fig5(quick: bool) -> list[tuple[str, str, dict, dict]]:
+    return [("pnn", "ipnn", {}, {}), ("ncf", "ncf", {}, {}), ("onn", "onn", {}, {}),
+            ("can (small)", "can", {"micro_layers": (16, 4), "orders": 1}, {}), ("can", "can", {}, {})]
+
+
+def _aoanet_fig3(quick: bool) -> list[tuple[str, str, dict, dict]]:
+    layers, subspaces = ((1, 2), (1, 2)) if quick else ((1, 2, 3, 4), (1, 2, 3, 4))
+    ratios = (0.3, 1.0) if quick else (0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
+    grid = [("gin", "gin", {"layers": L}, {"knob": "layers L", "value": L}) for L in layers]
+    grid += [("gin", "gin", {"subspaces": S}, {"knob": "subspaces S", "value": S}) for S in subspaces]
+    grid += [("aoanet", "aoanet", {"ratio": r}, {"knob": "ratio r", "value": r}) for r in ratios]
+    return grid
+
+
+SPECS: dict[str, Spec] = {s.name: s for s in (
+    Spec("can-table2", "DNN, + Cartesian, + CAN, + CAN + Cartesian", "CAN Table 2",
+         _models("dnn", "cartesian", "can", "can+cartesian"), base="dnn"),
+    Spec("can-table3", "the CAN paper's model comparison", "CAN Tables 3–4", _can_table3, base="dnn"),
+    Spec("can-table5", "co-action unit ablations: micro-MLP depth, activation, orders", "CAN Table 5",
+         _can_table5, plot="ablation", x="value", hue="ablation"),
+    Spec("can-fig5", "parameters vs AUC", "CAN Fig. 5", _can_fig5, base="pnn", plot="params"),
+    Spec("aoanet-table3", "the AOANet paper's model comparison", "AOANet Table 3",
+         _models("ipnn", "opnn", "deepfm", "fwfm", "afm", "dcn", "dcn-m", "xdeepfm", "autoint", "gin", "aoanet")),
+    Spec("aoanet-fig3", "GIN layers L and subspaces S, AOANet selection ratio r", "AOANet Fig. 3",
+         _aoanet_fig3, plot="ablation", x="value", hue="knob"),
+)}
+
+
+def default_train(data_name: str, quick: bool) -> TrainConfig:
+    """The training settings of a spec run: the demo's on synthetic data (batch 256, patience 3), the
+    ``train`` command's elsewhere (batch 1024, patience 2); quick: one epoch of batch 256 at lr 1e-2 (at
+    lr 1e-3 one epoch of 8k rows leaves most models on their starting plateau)."""
+    if quick:
+        return TrainConfig(epochs=1, batch_size=256, lr=1e-2, progress=False)
+    if data_name == "synthetic":
+        return TrainConfig(epochs=10, batch_size=256, patience=3, progress=False)
+    return TrainConfig(epochs=10, batch_size=1024, patience=2, progress=False)
+
+
+@dataclass
+class Reproduction:
+    """What :func:`reproduce` returns: every run, the summary, the figure and the files written."""
+
+    spec: Spec
+    runs: pd.DataFrame
+    summary: pd.DataFrame
+    figure: Figure
+    files: dict[str, Path]
+
+
+def reproduce(name: str, data: CTRData, *, seeds: int = 5, quick: bool = False, train: TrainConfig | None = None,
+              out: str | Path = "ctrviz-out/reproduce", cache: str | Path | None = None,
+              progress: bool = True) -> Reproduction:
+    """Run spec ``name`` on ``data``, summarise, plot, write ``<out>/<name>-<data>[-quick].{csv,png}``.
+
+    Args:
+        name: a key of :data:`SPECS`.
+        data: the dataset (``quick`` subsamples it).
+        seeds: runs per grid point (ignored when ``quick``: one).
+        train: training settings; default :func:`default_train`.
+        out: folder for the CSV files (``…-runs.csv`` every run, ``….csv`` the summary) and the PNG.
+        cache: :func:`~ctrviz.experiments.sweep`'s result cache folder, or ``None``.
+        progress: a bar over the runs.
+
+    Raises:
+        ValueError: unknown spec, seeds < 1, or ``out`` is a file — before anything runs.
+    """
+    if name not in SPECS:
+        raise ValueError(f"unknown experiment {name!r}; known: {', '.join(SPECS)}")
+    if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
+        raise ValueError(f"seeds must be an int >= 1, got {seeds!r}")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"out {out} exists and is not a folder; pass another path")
+    spec = SPECS[name]
+    if quick:
+        data = subsample(data, QUICK_TRAIN_ROWS, QUICK_EVAL_ROWS)
+    train = train or default_train(data.name, quick)
+    runs = sweep(spec.runs(seeds, quick), data, train, cache=cache, progress=progress)
+    summary = summarize(runs, base=spec.base)
+    figure = plot_spec(spec, summary, data)
+    stem = f"{name}-{data.name}{'-quick' if quick else ''}"
+    buf = io.BytesIO()
+    figure.savefig(buf, format="png", dpi=110)
+    files = {"runs": atomic_write_text(out / f"{stem}-runs.csv", runs.to_csv(index=False)),
+             "summary": atomic_write_text(out / f"{stem}.csv", summary.to_csv(index=False)),
+             "figure": atomic_write_bytes(out / f"{stem}.png", buf.getvalue())}
+    return Reproduction(spec, runs, summary, figure, files)
+
+
+def plot_spec(spec: Spec, summary: pd.DataFrame, data: CTRData) -> Figure:
+    """The spec's figure from its summary (AUC bars beside the oracle, CAN Fig. 5, or ablation curves)."""
+    from ctrviz import plots
+
+    title = f"{spec.paper} on {data.name}"
+    if spec.plot == "params":
+        fig = plots.plot_params_vs_auc(summary)
+    elif spec.plot == "ablation":                       # one panel per ablation: their x values differ
+        groups = list(dict.fromkeys(summary[spec.hue]))
+        fig, axes = plt.subplots(1, len(groups), figsize=(4 * len(groups), 3.6), layout="constrained", squeeze=False)
+        for ax, g in zip(axes[0], groups, strict=True):
+            part = summary[summary[spec.hue] == g]
+            plots.plot_ablation(part, x=spec.x, hue="model", ax=ax)
+            ax.set_title(str(g))
+            ax.set_xlabel(str(g))
+    else:
+        fig = plots.plot_model_comparison(summary.rename(columns={"auc_mean": "auc"}), data.info.get("oracle_auc"))
+    fig.suptitle(title)
+    return fig
+
+
+def table_text(rep: Reproduction) -> str:
+    """The summary as printed by ``ctrviz reproduce``."""
+    shown = format_summary(rep.summary)
+    keep = [c for c in shown.columns if c not in ("samples_per_s_mean",)]
+    return shown[keep].to_string(index=False)
