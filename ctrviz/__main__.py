@@ -68,6 +68,19 @@ def build_parser() -> argparse.ArgumentParser:
     # on a plateau (valid AUC ≈ 0.75) for a few epochs before it learns the interactions.
     _add_train_options(d, epochs=10, batch_size=256, patience=3)
     d.add_argument("--out", default="ctrviz-out", help="folder for demo.png and demo.csv (default ctrviz-out)")
+    r = sub.add_parser("reproduce", help="run one of the papers' experiments (models × seeds × settings), print "
+                                         "mean ± std, write CSV + PNG")
+    from ctrviz.reproduce import SPECS
+    r.add_argument("name", choices=list(SPECS), metavar="NAME", help=f"one of: {', '.join(SPECS)}")
+    r.add_argument("--data", required=True, choices=list(DATASETS), metavar="NAME",
+                   help=f"one of: {', '.join(DATASETS)}")
+    r.add_argument("--seeds", type=_positive(int), default=5, help="seeds per setting (default 5)")
+    r.add_argument("--quick", action="store_true", help="1 seed, 1 epoch, <= 8k training rows, a reduced grid")
+    r.add_argument("--out", default="ctrviz-out/reproduce", help="folder for the CSV and PNG files")
+    r.add_argument("--results", default=None, metavar="DIR",
+                   help="result cache folder (default <cache>/runs); finished runs are reused")
+    r.add_argument("--cache", default=None, help="data cache folder (default $CTRVIZ_CACHE or ~/.cache/ctrviz)")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar")
     lem = sub.add_parser("lemmas", help="check the AOANet equivalence lemmas (and CAN's FM case) in float64; "
                                         "exit 1 if one fails")
     lem.add_argument("--seeds", type=_positive(int), default=3, help="random inputs per shape (default 3)")
@@ -141,6 +154,33 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    import matplotlib
+    matplotlib.use("Agg")
+
+    from ctrviz.data import load_dataset
+    from ctrviz.data.cache import cache_dir
+    from ctrviz.reproduce import SPECS, reproduce, table_text
+
+    start, spec = time.perf_counter(), SPECS[args.name]
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} exists and is not a folder; pass another path")
+    results = Path(args.results) if args.results else cache_dir(args.cache) / "runs"
+    print(f"ctrviz reproduce {spec.name}: {spec.title} ({spec.paper}) on {args.data}"
+          f"{', quick' if args.quick else f', {args.seeds} seeds'} …", flush=True)
+    data = load_dataset(args.data, seed=0, cache=args.cache)
+    rep = reproduce(args.name, data, seeds=args.seeds, quick=args.quick, out=out, cache=results,
+                    progress=not args.no_progress)
+    cached = int(rep.runs["cached"].sum())
+    print(f"\n{table_text(rep)}\n")
+    print(f"{len(rep.runs)} runs ({cached} from the cache {results}); mean ± std over seeds.")
+    for what, path in rep.files.items():
+        print(f"{what:8s} {path.resolve()}")
+    print(f"Done in {time.perf_counter() - start:.0f} s.")
+    return 0
+
+
 def cmd_lemmas(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -185,6 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_demo(args)
         if args.command == "lemmas":
             return cmd_lemmas(args)
+        if args.command == "reproduce":
+            return cmd_reproduce(args)
         return cmd_list(args.command)
     except (ValueError, FileNotFoundError, FloatingPointError) as e:
         msg = " ".join(str(e).split())
