@@ -24,7 +24,7 @@ demo: setup
 	$(PY) -m ctrviz demo
 
 lint: setup
-	$(PY) -m ruff check ctrviz tests
+	$(PY) -m ruff check ctrviz tests benchmarks
 
 # Unit tests pick the Agg backend in tests/conftest.py; MPLBACKEND is never exported here, since
 # notebook kernels would inherit it and lose their figures.

@@ -1,12 +1,34 @@
-"""Figures: what they draw (bars, oracle line, one curve per model) and their errors."""
+"""Figures: what they draw (bars, oracle line, one curve per model, heatmap cells, masks, error bars, markers)
+and their errors, on hand-written tables whose expected values are computed by hand below."""
 
 from __future__ import annotations
 
+import math
+
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import pytest
+import torch
 
-from ctrviz.plots import plot_demo, plot_model_comparison, plot_training_curves
+from ctrviz.data import Field, Schema
+from ctrviz.data.batch import Batch
+from ctrviz.data.schema import Pair
+from ctrviz.experiments import pair_importance
+from ctrviz.models import create
+from ctrviz.models.aoanet import select_gates
+from ctrviz.plots import (
+    plot_ablation,
+    plot_alpha_distributions,
+    plot_coaction_magnitude,
+    plot_demo,
+    plot_interaction_heatmap,
+    plot_lemma_errors,
+    plot_model_comparison,
+    plot_params_vs_auc,
+    plot_pruning_mask,
+    plot_training_curves,
+)
 
 RESULTS = pd.DataFrame({"model": ["lr", "dnn"], "auc": [0.70, 0.80]})
 HISTORIES = {"lr": pd.DataFrame({"epoch": [1, 2], "valid_auc": [0.6, 0.7]}),
@@ -43,3 +65,353 @@ def test_plot_errors_name_the_missing_column():
         plot_training_curves({"lr": pd.DataFrame({"epoch": [1]})})
     with pytest.raises(ValueError, match="no histories"):
         plot_training_curves({})
+
+
+# ---------------------------------------------------------------- α tables (GIN.interactions() layout) -------
+# Fields first seen as f10, user, f02; the plots order them user, f02, f10 (context fields last, by number).
+ROWS = [  # layer, subspace, left, right, alpha, kept
+    (1, 0, "f10", "user", 1.0, True), (1, 0, "user", "f10", -2.0, True), (1, 0, "f02", "f10", 0.5, False),
+    (1, 0, "f10", "f02", 0.25, False), (1, 0, "user", "user", 3.0, True),
+    (1, 1, "f10", "user", -0.5, False), (1, 1, "f02", "f10", 4.0, True), (1, 1, "user", "f02", 1.5, True),
+    (2, 0, "user", "P1.0", 2.0, True), (2, 0, "f02", "P1.1", -1.0, False),
+    (2, 1, "f10", "P1.0", 0.5, True), (2, 1, "user", "P1.1", 1.5, False),
+]
+INTER = pd.DataFrame(ROWS, columns=["layer", "subspace", "left", "right", "alpha", "kept"])
+NAN = math.nan
+
+
+def cells(ax, shape):
+    """The heatmap's (QuadMesh) values as a (rows, cols) float array, NaN where masked."""
+    return np.ma.filled(np.ma.asarray(ax.collections[0].get_array(), dtype=float), NAN).reshape(shape)
+
+
+def planted_boxes(ax):
+    return sorted(tuple(map(float, p.get_xy())) for p in ax.patches if p.get_gid() == "planted")
+
+
+def errorbars(container):
+    """(x, y, half-length of each error bar) of an ErrorbarContainer."""
+    line, _, (bars,) = container.lines
+    half = [(seg[1][1] - seg[0][1]) / 2 for seg in bars.get_segments()]
+    return list(line.get_xdata()), list(line.get_ydata()), half
+
+
+def test_alpha_violins_span_each_groups_range():
+    fig = plot_alpha_distributions(INTER)
+    ax = fig.axes[0]
+    spans = sorted((round(float(c.get_paths()[0].vertices[:, 1].min()), 6),
+                    round(float(c.get_paths()[0].vertices[:, 1].max()), 6)) for c in ax.collections)
+    # (layer, subspace) groups: (1,0) α in [-2, 3], (1,1) [-0.5, 4], (2,0) [-1, 2], (2,1) [0.5, 1.5]; cut=0
+    assert spans == [(-2.0, 3.0), (-1.0, 2.0), (-0.5, 4.0), (0.5, 1.5)]
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("layer", "α", "α per layer and subspace")
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["0", "1"]
+    assert [tuple(line.get_ydata()) for line in ax.lines if line.get_linestyle() == ":"] == [(0.0, 0.0)]  # sign change
+    plt.close(fig)
+    fig = plot_alpha_distributions(INTER, absolute=True)
+    ax = fig.axes[0]
+    spans = sorted(round(float(c.get_paths()[0].vertices[:, 1].min()), 6) for c in ax.collections)
+    assert ax.get_ylabel() == "|α|" and spans == [0.25, 0.5, 0.5, 1.0]
+    assert not [line for line in ax.lines if line.get_linestyle() == ":"]                  # no zero line for |α|
+    plt.close(fig)
+
+
+def test_alpha_histograms_one_panel_per_layer_counting_every_alpha():
+    fig = plot_alpha_distributions(INTER, kind="hist")
+    assert [a.get_title() for a in fig.axes] == ["layer 1: 8 α", "layer 2: 4 α"]
+    assert [sum(p.get_height() for p in a.patches if p.get_height() > 0) for a in fig.axes] == [8, 4]
+    assert [(a.get_xlabel(), a.get_ylabel()) for a in fig.axes] == [("α", "count")] * 2
+    plt.close(fig)
+    fig, (a1, a2) = plt.subplots(1, 2)
+    assert plot_alpha_distributions(INTER, kind="hist", ax=[a1, a2]) is fig and a2.get_title() == "layer 2: 4 α"
+    plt.close(fig)
+
+
+def test_heatmap_symmetric_cells_are_the_sums_of_abs_alpha_over_subspaces_and_orders():
+    fig = plot_interaction_heatmap(INTER, planted=[("f10", "f02")])
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["user", "f02", "f10"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["user", "f02", "f10"]
+    # {user,user} 3; {user,f02} 1.5; {user,f10} |1| + |-2| + |-0.5| = 3.5; {f02,f10} 0.5 + 0.25 + 4 = 4.75
+    expected = np.array([[3.0, NAN, NAN], [1.5, NAN, NAN], [3.5, 4.75, NAN]])
+    np.testing.assert_array_equal(cells(ax, (3, 3)), expected)
+    ranked = pair_importance(INTER)                                     # the rank table says the same
+    names = ["user", "f02", "f10"]
+    for r in ranked.itertuples():
+        i, j = sorted((names.index(r.a), names.index(r.b)))
+        assert expected[j, i] == r.importance
+    assert planted_boxes(ax) == [(1.0, 2.0)]                            # column f02, row f10 (lower triangle)
+    assert "f02×f10: #1" in ax.get_legend().get_texts()[0].get_text()  # its rank by Σ|α|
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("field", "field")
+    assert ax.get_title().startswith("Layer 1: Σ |α| over subspaces")
+    assert fig.axes[1].get_ylabel() == "Σ |α|"                          # the colour bar
+    plt.close(fig)
+
+
+def test_heatmap_ordered_matrix_other_values_and_layer_two():
+    fig = plot_interaction_heatmap(INTER, planted=[("f10", "f02")], ordered=True)
+    ax = fig.axes[0]
+    expected = np.array([[3.0, 1.5, 2.0], [NAN, NAN, 4.5], [1.5, 0.25, NAN]])   # row = left u, column = right v
+    np.testing.assert_array_equal(cells(ax, (3, 3)), expected)
+    assert planted_boxes(ax) == [(1.0, 2.0), (2.0, 1.0)]                # both orders
+    assert ax.get_ylabel() == "left u (field of B₀)"
+    plt.close(fig)
+    fig = plot_interaction_heatmap(INTER, value="kept")                 # kept gates per unordered pair
+    np.testing.assert_array_equal(cells(fig.axes[0], (3, 3)), [[1, NAN, NAN], [1, NAN, NAN], [2, 1, NAN]])
+    plt.close(fig)
+    fig = plot_interaction_heatmap(INTER, value="abs_mean")
+    np.testing.assert_allclose(cells(fig.axes[0], (3, 3)), [[3, NAN, NAN], [1.5, NAN, NAN], [3.5 / 3, 4.75 / 3, NAN]])
+    plt.close(fig)
+    fig = plot_interaction_heatmap(INTER, layer=2)                      # fields × previous subspaces, ordered
+    ax = fig.axes[0]
+    np.testing.assert_array_equal(cells(ax, (3, 2)), [[2.0, 1.5], [NAN, 1.0], [0.5, NAN]])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["P1.0", "P1.1"]
+    assert ax.get_xlabel() == "right v (subspace of layer 1)"
+    plt.close(fig)
+
+
+def test_heatmap_colours_by_the_off_diagonal_range_when_the_diagonal_falls_outside():
+    t = INTER.assign(alpha=np.where((INTER.left == "user") & (INTER.right == "user"), 10.0, INTER.alpha))
+    fig = plot_interaction_heatmap(t)
+    mesh = fig.axes[0].collections[0]
+    assert (mesh.norm.vmin, mesh.norm.vmax) == (1.5, 4.75)
+    assert cells(fig.axes[0], (3, 3))[0, 0] == 10.0                     # the value itself is kept
+    assert "clipped" in fig.axes[1].get_ylabel()
+    plt.close(fig)
+
+
+def test_pruning_mask_shows_the_kept_column_per_subspace():
+    fig = plot_pruning_mask(INTER, planted=[("f02", "f10")])
+    a0, a1 = fig.axes
+    np.testing.assert_array_equal(cells(a0, (3, 3)), [[1, NAN, 1], [NAN, NAN, 0], [1, 0, NAN]])
+    np.testing.assert_array_equal(cells(a1, (3, 3)), [[NAN, 1, NAN], [NAN, NAN, 1], [0, NAN, NAN]])
+    assert [a.get_title() for a in fig.axes] == ["subspace 0\n3/5 kept", "subspace 1\n2/3 kept"]  # narrow panels
+    assert planted_boxes(a0) == planted_boxes(a1) == [(1.0, 2.0), (2.0, 1.0)]
+    assert a0.get_ylabel() == "left u (field of B₀)" and a0.get_xlabel() == "right v (field)"
+    assert fig.get_suptitle() == "Layer 1 gates G(α): the kept column"
+    plt.close(fig)
+    fig = plot_pruning_mask(INTER, layer=2)
+    np.testing.assert_array_equal(cells(fig.axes[0], (3, 2)), [[1, NAN], [NAN, 0], [NAN, NAN]])
+    np.testing.assert_array_equal(cells(fig.axes[1], (3, 2)), [[NAN, 0], [NAN, NAN], [1, NAN]])
+    plt.close(fig)
+
+
+def test_pruning_mask_at_a_ratio_keeps_the_top_abs_alpha_per_subspace():
+    fig = plot_pruning_mask(INTER, ratio=0.2)   # ⌈0.2·5⌉ = 1 of subspace 0 (|3|), ⌈0.2·3⌉ = 1 of subspace 1 (|4|)
+    np.testing.assert_array_equal(cells(fig.axes[0], (3, 3)), [[1, NAN, 0], [NAN, NAN, 0], [0, 0, NAN]])
+    np.testing.assert_array_equal(cells(fig.axes[1], (3, 3)), [[NAN, 0, NAN], [NAN, NAN, 1], [0, NAN, NAN]])
+    assert fig.get_suptitle() == "Layer 1 gates G(α): top 0.2 of |α| per subspace"
+    plt.close(fig)
+    # ranking="layer": ⌈0.2·8⌉ = 2 over both subspaces of layer 1: |4| (s1) and |3| (s0)
+    fig = plot_pruning_mask(INTER, ratio=0.2, ranking="layer")
+    assert [np.nansum(cells(a, (3, 3))) for a in fig.axes] == [1, 1]
+    plt.close(fig)
+
+
+def test_pruning_mask_and_heatmap_from_a_real_tiny_gin_match_select_gates():
+    schema = Schema(tuple(Field(f"f{k}", "sparse", vocab_size=5) for k in (3, 0, 2, 1)))
+    model = create("aoanet", schema, {"embed_dim": 2, "subspaces": 2, "layers": 2, "hidden": (), "ratio": 0.3})
+    with torch.no_grad():
+        for layer in model.gin_layers:                                  # |α| with ties, no seed needed
+            layer.alpha.copy_((torch.arange(layer.alpha.numel()) % 5 - 2.0).view_as(layer.alpha))
+    before = model.interactions()
+    assert before["kept"].all()
+    model.set_gates(select_gates(model.gin_layers, 0.3))               # what AOANet's selection stage does
+    after = model.interactions()
+    for layer, shape in ((1, (4, 4)), (2, (4, 2))):
+        recomputed, kept = plot_pruning_mask(before, layer=layer, ratio=0.3), plot_pruning_mask(after, layer=layer)
+        for a, b in zip(recomputed.axes, kept.axes, strict=True):
+            np.testing.assert_array_equal(cells(a, shape), cells(b, shape))
+        assert [t.get_text() for t in recomputed.axes[0].get_yticklabels()] == ["f0", "f1", "f2", "f3"]
+        plt.close("all")
+    fig = plot_interaction_heatmap(before, planted=[("f1", "f2")])
+    ranked = pair_importance(before)
+    matrix = cells(fig.axes[0], (4, 4))
+    for r in ranked.itertuples():                                       # every pair's cell = its importance
+        i, j = sorted((int(r.a[1:]), int(r.b[1:])))
+        assert matrix[j, i] == pytest.approx(r.importance)
+    assert planted_boxes(fig.axes[0]) == [(1.0, 2.0)]
+    plt.close(fig)
+    fig = plot_alpha_distributions(before)
+    assert len(fig.axes[0].collections) == 2 * 2                        # L × S violins
+    plt.close(fig)
+
+
+SUMMARY = pd.DataFrame({"model": ["gin", "gin", "gin", "aoanet", "aoanet", "aoanet"],
+                        "layers": [2, 1, 3, 1, 2, 3],
+                        "auc_mean": [0.72, 0.70, 0.71, 0.705, 0.725, 0.73],
+                        "auc_std": [0.02, 0.01, 0.03, 0.004, 0.005, 0.006]})
+
+
+def test_ablation_draws_one_sorted_curve_per_model_with_std_error_bars():
+    fig = plot_ablation(SUMMARY, x="layers")
+    ax = fig.axes[0]
+    curves = {c.get_label(): errorbars(c) for c in ax.containers}
+    assert set(curves) == {"gin", "aoanet"}
+    x, y, half = curves["gin"]
+    assert x == [1, 2, 3] and y == [0.70, 0.72, 0.71]
+    np.testing.assert_allclose(half, [0.01, 0.02, 0.03])
+    np.testing.assert_allclose(curves["aoanet"][2], [0.004, 0.005, 0.006])
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("layers", "AUC (mean ± std)")
+    assert ax.get_title() == "Ablation: AUC vs layers"
+    assert ax.get_legend().get_title().get_text() == "model"
+    plt.close(fig)
+
+
+def test_ablation_categorical_x_single_line_and_no_error_bars():
+    s = pd.DataFrame({"micro": ["16-8-4", "16-4", "16"], "auc_mean": [0.74, 0.73, 0.71]})
+    fig = plot_ablation(s, x="micro", err=None, hue=None)
+    ax = fig.axes[0]
+    (line,) = [c for c in ax.containers]
+    assert not line.has_yerr and list(line.lines[0].get_ydata()) == [0.74, 0.73, 0.71]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["16-8-4", "16-4", "16"]
+    assert ax.get_ylabel() == "AUC (mean)" and ax.get_legend() is None
+    plt.close(fig)
+
+
+def test_params_vs_auc_bars_on_a_log_axis_and_auc_with_error_bars_on_the_twin():
+    s = pd.DataFrame({"model": ["lr", "dnn", "can"], "params": [700, 60_000, 520_000],
+                      "auc_mean": [0.52, 0.72, 0.74], "auc_std": [0.001, 0.003, 0.002]})
+    fig = plot_params_vs_auc(s)
+    bars, twin = fig.axes
+    assert [p.get_height() for p in bars.patches] == [700, 60_000, 520_000]
+    assert bars.get_yscale() == "log" and bars.get_ylabel() == "parameters (log scale)"
+    assert [t.get_text() for t in bars.get_xticklabels()] == ["lr\n700", "dnn\n60k", "can\n520k"]
+    (container,) = twin.containers
+    x, y, half = errorbars(container)
+    assert x == [0, 1, 2] and y == [0.52, 0.72, 0.74]
+    np.testing.assert_allclose(half, [0.001, 0.003, 0.002])
+    assert twin.get_ylabel() == "AUC (mean ± std)"
+    plt.close(fig)
+    fig = plot_params_vs_auc(s.rename(columns={"auc_mean": "auc"}), auc="auc", err=None, log=False)
+    assert fig.axes[0].get_yscale() == "linear" and fig.axes[1].get_ylabel() == "AUC"
+    plt.close(fig)
+
+
+def test_coaction_magnitude_from_the_pooled_tensor_and_the_per_position_dict():
+    out = torch.tensor([[[1.0, -3.0], [0.0, 0.5]], [[2.0, 2.0], [0.5, 0.0]]])  # (B=2, P=2, O=2)
+    fig = plot_coaction_magnitude(out, ["item×hist", "cat×hist"])
+    ax = fig.axes[0]
+    assert [float(p.get_width()) for p in ax.patches] == [2.0, 0.25]    # mean_rows mean_O |out|
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["item×hist", "cat×hist"]
+    assert ax.get_ylabel() == "induction × feed pair" and ax.get_xlabel().startswith("mean |co-action output|")
+    plt.close(fig)
+    per_position = {"item×hist": torch.tensor([[[1.0, 1.0], [3.0, -1.0], [0.0, 0.0]],      # (B=2, T=3, O=2)
+                                               [[0.5, 0.5], [0.0, 0.0], [0.0, 0.0]]]),    # zeros = padding
+                    "cat×hist": torch.tensor([[[4.0, 0.0]], [[0.0, -2.0]]])}             # (B=2, T=1, O=2)
+    fig = plot_coaction_magnitude(per_position)
+    assert [float(p.get_width()) for p in fig.axes[0].patches] == [(1 + 2 + 0.5) / 3, 1.5]   # padding left out
+    plt.close(fig)
+    fig = plot_coaction_magnitude(per_position, ["cat×hist"], kind="box")
+    (box,) = fig.axes[0].containers
+    assert [float(m.get_xdata()[0]) for m in box.medians] == [1.5]
+    plt.close(fig)
+
+
+def test_coaction_magnitude_from_a_real_tiny_can():
+    s = Schema((Field("item", "sparse", vocab_size=6),
+                Field("hist", "sequence", vocab="item", vocab_size=6, max_len=4)), (Pair("item", "hist"),))
+    model = create("can", s, {"embed_dim": 4, "hidden": (8,), "micro_layers": (4, 3, 2)})
+    b = Batch(torch.tensor([[2], [3]]), torch.zeros(2, 0), {"hist": torch.tensor([[3, 4, 0, 0], [5, 0, 0, 0]])},
+              torch.ones(2))
+    out = model.coaction_outputs(b)                                     # (B, P, O)
+    fig = plot_coaction_magnitude(out, model.pair_names)
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["item×hist"]
+    assert fig.axes[0].patches[0].get_width() == pytest.approx(out.abs().mean().item())
+    plt.close(fig)
+    per = model.coaction_outputs(b, per_position=True)
+    fig = plot_coaction_magnitude(per)
+    real = per["item×hist"][:, :2].abs().mean(-1)[[0, 0, 1], [0, 1, 0]]  # the 3 non-padding positions
+    assert fig.axes[0].patches[0].get_width() == pytest.approx(real.mean().item())
+    plt.close(fig)
+
+
+LEMMA_TABLE = pd.DataFrame({
+    "lemma": ["A.1 exact", "A.4 rounding", "bad relation", "zero key", "q ⊥ k"],
+    "kind": ["relation", "relation", "relation", "degenerate", "degenerate"],
+    "max_abs_error": [0.0, 4e-16, 1e-6, NAN, 5e-3]})
+
+
+def test_lemma_errors_on_a_log_axis_with_the_tolerance_and_the_degenerate_rows_apart():
+    fig = plot_lemma_errors(LEMMA_TABLE)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(LEMMA_TABLE.lemma)
+    assert [tuple(line.get_xdata()) for line in ax.lines if line.get_linestyle() == "--"] == [(1e-10, 1e-10)]
+    groups = {c.get_label(): c.get_offsets() for c in ax.collections if c.get_label().startswith(("relation", "deg"))}
+    assert set(groups) == {"relation, within tolerance", "relation, failed", "degenerate (explained failure)"}
+    lo, hi = ax.get_xlim()
+    ok = groups["relation, within tolerance"]
+    assert list(ok[:, 1]) == [0, 1] and ok[1, 0] == 4e-16 and lo < ok[0, 0] < 4e-16   # exact 0 at the left edge
+    assert groups["relation, failed"].tolist() == [[1e-6, 2]]
+    degenerate = groups["degenerate (explained failure)"]
+    assert list(degenerate[:, 1]) == [3, 4] and degenerate[1, 0] == 5e-3 and degenerate[0, 0] > 5e-3  # NaN: right
+    assert sorted(t.get_text() for t in ax.texts) == ["0", "NaN"]
+    assert ax.get_title() == "Equivalence lemmas: max abs error"
+    plt.close(fig)
+    fig = plot_lemma_errors(LEMMA_TABLE.drop(columns="kind"), tolerance=1e-5)  # no kind column: all relations
+    labels = {c.get_label() for c in fig.axes[0].collections if c.get_label().startswith("relation")}
+    assert labels == {"relation, within tolerance", "relation, failed"}
+    plt.close(fig)
+
+
+def test_new_plot_errors_name_the_bad_column_or_argument():
+    with pytest.raises(ValueError, match="interactions lack column 'alpha'"):
+        plot_alpha_distributions(INTER.drop(columns="alpha"))
+    with pytest.raises(ValueError, match="must be a pandas DataFrame, got dict"):
+        plot_alpha_distributions({"layer": [1]})
+    with pytest.raises(ValueError, match=r"kind must be one of \['violin', 'hist'\], got 'box'"):
+        plot_alpha_distributions(INTER, kind="box")
+    with pytest.raises(ValueError, match="ax must be 2 matplotlib Axes"):
+        plot_alpha_distributions(INTER, kind="hist", ax=plt.subplots()[1])
+    with pytest.raises(ValueError, match="no rows of layer 3; layers present: \\[1, 2\\]"):
+        plot_interaction_heatmap(INTER, layer=3)
+    with pytest.raises(ValueError, match="value must be one of"):
+        plot_interaction_heatmap(INTER, value="signed")
+    with pytest.raises(ValueError, match="interactions lack column 'kept'"):
+        plot_interaction_heatmap(INTER.drop(columns="kept"), value="kept")
+    with pytest.raises(ValueError, match="planted field 'zz' is not a field"):
+        plot_interaction_heatmap(INTER, planted=[("user", "zz")])
+    with pytest.raises(ValueError, match="planted must be"):
+        plot_interaction_heatmap(INTER, planted=["user"])
+    with pytest.raises(ValueError, match="only for layer 1, got layer=2"):
+        plot_interaction_heatmap(INTER, layer=2, planted=[("user", "f02")])
+    with pytest.raises(ValueError, match="ordered=False needs the same fields on both sides"):
+        plot_interaction_heatmap(INTER, layer=2, ordered=False)
+    with pytest.raises(ValueError, match="interactions lack column 'kept'"):
+        plot_pruning_mask(INTER.drop(columns="kept"))
+    with pytest.raises(ValueError, match="interactions lack column 'alpha'"):
+        plot_pruning_mask(INTER.drop(columns="alpha"), ratio=0.5)
+    with pytest.raises(ValueError, match=r"ratio must be a number in \(0, 1\] or None, got 0"):
+        plot_pruning_mask(INTER, ratio=0)
+    with pytest.raises(ValueError, match="ranking must be one of"):
+        plot_pruning_mask(INTER, ratio=0.5, ranking="field")
+    with pytest.raises(ValueError, match="ax must be 2 matplotlib Axes \\(one per subspace\\), got 1"):
+        plot_pruning_mask(INTER, ax=plt.subplots()[1])
+    with pytest.raises(ValueError, match="summary lack column 'auc_std'"):
+        plot_ablation(SUMMARY.drop(columns="auc_std"), x="layers")
+    with pytest.raises(ValueError, match="summary lack column 'depth'"):
+        plot_ablation(SUMMARY, x="depth")
+    with pytest.raises(ValueError, match="several rows for \\{'model': 'gin', 'layers': 2\\}; aggregate"):
+        plot_ablation(pd.concat([SUMMARY, SUMMARY.iloc[:1]]), x="layers")
+    with pytest.raises(ValueError, match="summary lack column 'params'"):
+        plot_params_vs_auc(SUMMARY)
+    with pytest.raises(ValueError, match="several rows for model 'gin'"):
+        plot_params_vs_auc(SUMMARY.assign(params=10))
+    with pytest.raises(ValueError, match="'params' must be > 0 on a log scale"):
+        plot_params_vs_auc(SUMMARY.drop_duplicates("model").assign(params=0))
+    with pytest.raises(ValueError, match="outputs must be \\(B, P, O\\) or a dict of \\(B, T, O\\), got shape"):
+        plot_coaction_magnitude(torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="pair_names has 1 names for P = 2 pairs"):
+        plot_coaction_magnitude(torch.zeros(2, 2, 3), ["a"])
+    with pytest.raises(ValueError, match="pair 'b' is not in outputs; have \\['a'\\]"):
+        plot_coaction_magnitude({"a": torch.zeros(2, 1, 3)}, ["b"])
+    with pytest.raises(ValueError, match=r"outputs\['a'\] must be \(B, T, O\)"):
+        plot_coaction_magnitude({"a": torch.zeros(2, 3)})
+    with pytest.raises(ValueError, match="kind must be one of"):
+        plot_coaction_magnitude(torch.zeros(2, 1, 3), kind="violin")
+    with pytest.raises(ValueError, match="table lack column 'max_abs_error'"):
+        plot_lemma_errors(LEMMA_TABLE.drop(columns="max_abs_error"))
+    with pytest.raises(ValueError, match="tolerance must be a positive number, got 0"):
+        plot_lemma_errors(LEMMA_TABLE, tolerance=0)
+    plt.close("all")
