@@ -96,14 +96,22 @@ def _train_config(args: argparse.Namespace, **extra: object):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from ctrviz import distributed
     from ctrviz.data import load_dataset
     from ctrviz.experiments import run_model
 
     if args.resume and not args.checkpoint_dir:
         raise ValueError("--resume needs --checkpoint-dir (the folder holding last.pt)")
     config = _train_config(args, checkpoint_dir=args.checkpoint_dir, resume=args.resume)
-    data = load_dataset(args.data, seed=args.seed, cache=args.cache)
-    row, _ = run_model(args.model, data, config)
+    # Under torchrun: one process per device, DistributedDataParallel, only rank 0 reports. Else a no-op.
+    with distributed.process_group(args.device) as launched:
+        with distributed.main_first():  # rank 0 fills the data cache (downloads, encodings), then the others
+            data = load_dataset(args.data, seed=args.seed, cache=args.cache)
+        row, _ = run_model(args.model, data, config)
+        if launched:
+            row["world_size"] = distributed.world_size()
+        if not distributed.is_main():
+            return 0
     if args.json:
         print(json.dumps(row))
     else:

@@ -25,6 +25,12 @@ is raised, ``last.pt`` keeps the last good epoch, and the in-memory model should
 Checkpoints: ``checkpoint_dir/last.pt`` is rewritten atomically after every epoch; it holds only tensors,
 dicts, lists, numbers and strings (``torch.load(path, weights_only=True)`` reads it): ``epoch, model,
 optimizer, optimizer_name, history, best_state, best_auc, best_epoch, bad_epochs, rng_cpu, rng_cuda``.
+
+Data-parallel: under ``torchrun`` (a ``torch.distributed`` process group of W ≥ 2 ranks, see
+:mod:`ctrviz.distributed`) ``fit`` wraps the model in ``DistributedDataParallel``, each rank trains on its
+1/W of every global batch of ``batch_size`` rows (same shuffle order as one process), evaluation is sharded
+and all-gathered so every rank gets the same metrics, and only rank 0 shows progress and writes ``last.pt``.
+Without a process group (or with W = 1) nothing here changes.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from ctrviz import distributed
 from ctrviz.data.batch import Batch, CTRData, iter_batches
 from ctrviz.metrics import evaluate
 from ctrviz.utils import atomic_torch_save, resolve_device, seed_everything
@@ -63,7 +70,8 @@ class TrainConfig:
 
     Args:
         epochs: maximum number of passes over the training split.
-        batch_size, eval_batch_size: rows per training / evaluation mini-batch.
+        batch_size, eval_batch_size: rows per training / evaluation mini-batch (under torchrun: the global
+            batches, split over the ranks).
         lr, weight_decay: optimizer learning rate and L2 / decoupled weight decay.
         optimizer: ``"adam"``, ``"adamw"``, ``"adagrad"`` or ``"sgd"`` (plain, no momentum).
         patience: stop after this many epochs without a higher validation AUC; 0 disables.
@@ -185,11 +193,14 @@ class Trainer:
     def fit(self, model: nn.Module, data: CTRData) -> TrainResult:
         """Train ``model`` in place (moved to the device, left in eval mode); early-stop on ``data.valid``.
 
-        Raises ``ValueError`` (bad output shape, resume from another model), ``FileNotFoundError`` (resume
-        without ``last.pt``) or :class:`TrainingDiverged`.
+        Raises ``ValueError`` (bad output shape, resume from another model, a batch size or device that does
+        not fit the process group), ``FileNotFoundError`` (resume without ``last.pt``) or :class:`TrainingDiverged`.
         """
         cfg, t_start = self.config, time.perf_counter()
         device = resolve_device(cfg.device)
+        ddp, main = distributed.active(), distributed.is_main()
+        if ddp:  # torchrun: this rank's GPU; batch_size must split evenly over the ranks
+            device = distributed.check_setup(device, cfg.batch_size)
         amp = cfg.amp is True or (cfg.amp == "auto" and _bf16_ok(device))
         if len(data.train) == 0:
             raise ValueError("data.train has no rows")
@@ -206,19 +217,20 @@ class Trainer:
         if cfg.resume:
             st = self._load(ckpt, model, opt, device)
         fwd = torch.compile(model) if cfg.compile else model
+        train_fwd = distributed.wrap(model, compile=cfg.compile) if ddp else fwd  # DDP: training steps only
         bar = tqdm(range(st["epoch"] + 1, cfg.epochs + 1), desc="epochs", total=cfg.epochs, initial=st["epoch"],
-                   disable=not cfg.progress)
+                   disable=not (cfg.progress and main))
         for epoch in bar:
             if cfg.patience and st["bad_epochs"] >= cfg.patience:
                 break
             t0 = time.perf_counter()
             try:
-                loss, train_s = self._train_epoch(fwd, opt, params, train, epoch, amp)
+                loss, train_s = self._train_epoch(train_fwd, opt, params, train, epoch, amp)
             except TrainingDiverged as e:
                 kept = f"{ckpt} still holds epoch {st['epoch']}" if ckpt and st["epoch"] else "no checkpoint written"
                 raise TrainingDiverged(f"training diverged: {e}. Try a lower lr (now {cfg.lr:g}), grad_clip (e.g. "
                                        f"1.0){' or amp=False' if amp else ''}; {kept}.") from None
-            m = evaluate_model(fwd, valid, cfg.eval_batch_size, amp=amp)
+            m = _evaluate(fwd, valid, cfg.eval_batch_size, amp)
             st["history"].append({"epoch": epoch, "train_loss": loss, **{f"valid_{k}": v for k, v in m.items()},
                                   "seconds": time.perf_counter() - t0, "samples_per_s": len(train) / train_s})
             st["epoch"] = epoch
@@ -228,7 +240,7 @@ class Trainer:
                 st.update(best_auc=m["auc"], best_epoch=epoch, bad_epochs=0, best_state=best)
             else:
                 st["bad_epochs"] += 1
-            if ckpt is not None:
+            if ckpt is not None and main:
                 atomic_torch_save({**st, "model": model.state_dict(), "optimizer": opt.state_dict(),
                                    "optimizer_name": cfg.optimizer, "rng_cpu": torch.get_rng_state(),
                                    "rng_cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None},
@@ -237,7 +249,7 @@ class Trainer:
         bar.close()
         if cfg.restore_best and st["best_state"] is not None:
             model.load_state_dict(st["best_state"])
-        v, t = (evaluate_model(fwd, s, cfg.eval_batch_size, amp=amp) for s in (valid, test))
+        v, t = (_evaluate(fwd, s, cfg.eval_batch_size, amp) for s in (valid, test))
         model.eval()
         cols = ["epoch", "train_loss", "valid_auc", "valid_logloss", *(["valid_gauc"] if "gauc" in v else []),
                 "seconds", "samples_per_s"]
@@ -246,9 +258,16 @@ class Trainer:
 
     def _train_epoch(self, fwd: nn.Module, opt: torch.optim.Optimizer, params: list[Tensor], train: Batch,
                      epoch: int, amp: bool) -> tuple[float, float]:
-        """One pass over ``train``; returns (mean loss, training seconds). No host sync per step on CUDA."""
+        """One pass over ``train``; returns (mean loss, training seconds). No host sync per step on CUDA.
+
+        Under a process group ``fwd`` is :func:`ctrviz.distributed.wrap`'s DDP module (returning ``(logits, aux)``)
+        and each global batch is cut to this rank's rows (module docstring of :mod:`ctrviz.distributed`).
+        """
         cfg, dev = self.config, train.device
+        ddp, world = distributed.active(), distributed.world_size()
         gen = torch.Generator().manual_seed(int(np.random.SeedSequence([cfg.seed, epoch]).generate_state(1)[0]))
+        if ddp:  # dropout: independent draws per rank, reproducible per epoch (resume included)
+            torch.manual_seed(int(np.random.SeedSequence([cfg.seed, epoch, distributed.rank()]).generate_state(1)[0]))
         steps = -(-len(train) // cfg.batch_size)
         loss_sum = torch.zeros((), dtype=torch.float64, device=dev)
         checked, t0 = 0, time.perf_counter()
@@ -256,27 +275,37 @@ class Trainer:
         with_aux = hasattr(fwd, "forward_with_aux")  # e.g. DIEN's auxiliary loss (see module docstring)
         batches = iter_batches(train, cfg.batch_size, shuffle=True, generator=gen)
         for step, b in enumerate(tqdm(batches, total=steps, desc=f"epoch {epoch}", leave=False,
-                                      disable=not cfg.progress), 1):
+                                      disable=not (cfg.progress and distributed.is_main())), 1):
+            n, weight = len(b), 1.0
+            if ddp:  # this rank's n rows of the m-row global batch; DDP averages Σ_r weight_r·mean_r over W ranks
+                m = len(b)
+                b, n = distributed.shard(b)
+                weight = n * world / m  # 1 unless the last batch is ragged; 0 for an empty share
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
-                logits, aux = fwd.forward_with_aux(b) if with_aux else (fwd(b), None)
+                if ddp:
+                    logits, aux = fwd(b)
+                else:
+                    logits, aux = fwd.forward_with_aux(b) if with_aux else (fwd(b), None)
             _check_logits(logits, len(b))
             loss = F.binary_cross_entropy_with_logits(logits.float(), b.label)
             if aux is not None:
                 loss = loss + aux.float()
-            if dev.type == "cpu" and not torch.isfinite(loss):
+            if dev.type == "cpu" and not ddp and not torch.isfinite(loss):
                 raise TrainingDiverged(f"the loss became NaN/inf at epoch {epoch}, step {step} of {steps}")
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            (loss if weight == 1.0 else loss * weight).backward()
             if cfg.grad_clip is not None:
                 nn.utils.clip_grad_norm_(params, cfg.grad_clip)
             opt.step()
-            loss_sum += loss.detach() * len(b)
-            if dev.type != "cpu" and (step - checked >= cfg.nan_check_every or step == steps):
-                if not torch.isfinite(loss_sum):  # the one host sync per nan_check_every steps
+            loss_sum += loss.detach() * n
+            # Several ranks (any device) check the all-reduced sum, so that they all stop at the same step.
+            if (dev.type != "cpu" or ddp) and (step - checked >= cfg.nan_check_every or step == steps):
+                if not torch.isfinite(distributed.all_reduce_sum(loss_sum)):  # one host sync per window
                     raise TrainingDiverged(f"the loss became NaN/inf at epoch {epoch}, in one of steps "
                                            f"{checked + 1}..{step} of {steps}")
                 checked = step
-        return loss_sum.item() / len(train), time.perf_counter() - t0  # .item(): the epoch's host sync
+        total = distributed.all_reduce_sum(loss_sum)  # loss_sum itself in a single process
+        return total.item() / len(train), time.perf_counter() - t0  # .item(): the epoch's host sync
 
     def _load(self, path: Path | None, model: nn.Module, opt: torch.optim.Optimizer,
               device: torch.device) -> dict[str, Any]:
@@ -302,6 +331,16 @@ class Trainer:
         if device.type == "cuda" and ck["rng_cuda"] is not None:
             torch.cuda.set_rng_state(ck["rng_cuda"], device)
         return {k: ck[k] for k in _STATE_KEYS}
+
+
+def _evaluate(model: nn.Module, split: Batch, batch_size: int, amp: bool) -> dict[str, float]:
+    """:func:`evaluate_model`; under a process group each rank predicts its contiguous 1/W of the rows, the
+    probabilities are all-gathered in row order and every rank computes the same metrics of the same array."""
+    if not distributed.active():
+        return evaluate_model(model, split, batch_size, amp=amp)
+    lo, hi = distributed.bounds(len(split))
+    mine = torch.from_numpy(predict(model, split[lo:hi], batch_size, amp=amp))
+    return evaluate(split.label, distributed.all_gather_rows(mine).numpy(), split.group)
 
 
 def _bf16_ok(device: torch.device) -> bool:
