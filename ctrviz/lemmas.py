@@ -406,3 +406,180 @@ def check_all(seeds: tuple[int, ...] = (0, 1, 2), shapes: tuple[tuple[int, int, 
     ``"degenerate"`` are the explained failure cases (module docstring); judge the others by ``passed``.
     """
     return pd.DataFrame([check(lemma, seeds, shapes, tolerance) for lemma in LEMMAS])
+
+
+# ---------------------------------------------------------------- the W each lemma sets, for figures ---------
+
+
+def _pair_labels(F: int, name: str = "", values: Tensor | None = None) -> list[str]:
+    """``"pair (i, j)"`` for every i < j in ``field_pairs`` order, with ``": name = value"`` when given."""
+    rows, cols = torch.triu_indices(F, F, 1)
+    labels = [f"pair ({i}, {j})" for i, j in zip(rows.tolist(), cols.tolist(), strict=True)]
+    if values is None:
+        return labels
+    return [f"{label}: {name} = {x:.2f}" for label, x in zip(labels, values.tolist(), strict=True)]
+
+
+def _pattern_inner(gen: torch.Generator, F: int, D: int) -> dict[str, object]:
+    return {"weight": _eye(D)[None], "labels": ["every pair"], "axis": "pair",
+            "models": "FM, DeepFM, IPNN", "constraint": "W = diag(1, …, 1) (Table 1 row uᵀv)",
+            "h": "h = [1, …, 1]: hᵀZ = u ⊙ v, and Σ_j of it is uᵀv = Σ_i Z_ii",
+            "alpha": "FM/DeepFM: α = 1 on every pair i < j, one subspace; IPNN: S = P subspaces, α^s one-hot on "
+                     "pair s",
+            "pairing": "B_0 × B_0, pairs i < j", "input_dependent": False,
+            "lemmas": ("A.1 inner product", "3.x FM / DeepFM", "3.x IPNN")}
+
+
+def _pattern_hadamard(gen: torch.Generator, F: int, D: int) -> dict[str, object]:
+    return {"weight": _eye(D)[None], "labels": ["every pair"], "axis": "pair",
+            "models": "NFM (Bi-Interaction), xDeepFM", "constraint": "W = diag(1, …, 1) (Table 1 row u ⊙ v)",
+            "h": "h = [1, …, 1]: P = [Z_11, …, Z_dd] = u ⊙ v (no sum over j: NFM removes FM's constraint on h)",
+            "alpha": "α = 1 on every pair i < j (NFM's Bi-Interaction pooling Σ_{i<j} e_i ⊙ e_j)",
+            "pairing": "B_0 × B_0, pairs i < j", "input_dependent": False,
+            "lemmas": ("A.2 Hadamard product", "3.x NFM")}
+
+
+def _pattern_outer(gen: torch.Generator, F: int, D: int) -> dict[str, object]:
+    return {"weight": _ones(1, D, D), "labels": ["every pair"], "axis": "pair",
+            "models": "OPNN (raw outer products)", "constraint": "W_ij = 1 for all i, j (Table 1 row u ⊗ v)",
+            "h": "none: Z = u ⊗ v itself is the output (OPNN feeds all of Z to its MLP)",
+            "alpha": "none (one map per pair)", "pairing": "B_0 × B_0, pairs i < j", "input_dependent": False,
+            "lemmas": ("A.3 outer product (OPNN)",)}
+
+
+def _pattern_opnn(gen: torch.Generator, F: int, D: int) -> dict[str, object]:
+    opnn = _randomize(OuterProductLayer(F, D, kernel="mat"), gen)
+    return {"weight": opnn.kernel.detach().clone(), "labels": _pair_labels(F), "axis": "subspace = pair",
+            "models": "OPNN (kernel 'mat')",
+            "constraint": "W^s = K_s, OPNN's learned D×D kernel of pair s (no constraint)",
+            "h": "h = [1, …, 1]; Σ_j P^s_j = Σ_ij u_i v_j K_ij = uᵀ K_s v",
+            "alpha": "S = P subspaces, α^s one-hot on pair s", "pairing": "B_0 × B_0, pairs i < j",
+            "input_dependent": False, "lemmas": ("3.x OPNN",)}
+
+
+def _pattern_fwfm(gen: torch.Generator, F: int, D: int) -> dict[str, object]:
+    fwfm = _randomize(FwFMLayer(F), gen)
+    r = fwfm.r.detach()                                                  # (P,)
+    return {"weight": r[:, None, None] * _eye(D), "labels": _pair_labels(F, "r", r), "axis": "pair",
+            "models": "FwFM", "constraint": "W = diag(r_ij, …, r_ij) per pair (Lemma A.4)",
+            "h": "h = [1, …, 1]; Σ_i Z_ii = r_ij uᵀv",
+            "alpha": "Table 2 puts r in α instead: W = I, α_ij = r_ij free (FwFM removes FM's constraint on α)",
+            "pairing": "B_0 × B_0, pairs i < j", "input_dependent": False,
+            "lemmas": ("A.4 FwFM", "3.x FwFM")}
+
+
+def _pattern_afm(gen: torch.Generator, F: int, D: int) -> dict[str, object]:
+    e = _randn(gen, 1, F, D)
+    afm = _randomize(AFMLayer(D, attention_factor=3), gen)
+    a = afm.attention(e).detach()[0]                                     # (P,) for this one input row
+    return {"weight": a[:, None, None] * _eye(D), "labels": _pair_labels(F, "α", a), "axis": "pair",
+            "models": "AFM", "constraint": "W = diag(α_ij, …, α_ij), α = AFM's attention net of u ⊙ v (Lemma A.5)",
+            "h": "h = [1, …, 1]: P = Σ_{i<j} α_ij (e_i ⊙ e_j)",
+            "alpha": "α_ij = softmax over pairs of AFM's attention MLP(u ⊙ v): one value per pair and input row",
+            "pairing": "B_0 × B_0, pairs i < j", "input_dependent": True, "lemmas": ("A.5 AFM", "3.x AFM")}
+
+
+def _pattern_dcn(gen: torch.Generator, F: int, D: int) -> dict[str, object]:
+    K = F * D
+    w = _randomize(CrossLayer(K), gen).weight.detach()
+    return {"weight": w[None, :, None].expand(1, K, K).clone(), "labels": ["one cross layer"], "axis": "layer",
+            "models": "DCN", "constraint": "W_ij = w_i for every j: all columns equal (Lemma 3.1, Eq. 20)",
+            "h": "h = [1, …, 1]: P_j = Σ_i u_i w_i v_j = (x_lᵀ w) x_0,j",
+            "alpha": "α = [1] (one pair per layer); + b_l + x_l added outside GIN",
+            "pairing": "(u, v) = (x_l, x_0): the proof's order, the swap of GIN's (B_0, B_{l-1}); B_0 = {concat(A)}",
+            "input_dependent": False,
+            "lemmas": ("A.6 DCN", "3.1 DCN (3 layers)", "3.1 GIN's pairing order")}
+
+
+def _pattern_dcnm(gen: torch.Generator, F: int, D: int) -> dict[str, object]:
+    K = F * D
+    w = _randomize(CrossLayerV2(K), gen).weight.detach()
+    return {"weight": w.T[None].clone(), "labels": ["one cross layer"], "axis": "layer", "models": "DCN-M (DCN-V2)",
+            "constraint": "W = (W^D)ᵀ, no constraint (Lemma 3.2); Lemma A.7 keeps W = W^D with u = x_0 and row sums",
+            "h": "h = [1, …, 1]: P_j = Σ_i W^D_ji u_i v_j = x_0,j (W^D x_l)_j",
+            "alpha": "α = [1] (one pair per layer); + x_0 ⊙ b_l + x_l added outside GIN",
+            "pairing": "(u, v) = (x_l, x_0): the proof's order; B_0 = {concat(A)}", "input_dependent": False,
+            "lemmas": ("A.7 DCN-M", "3.2 DCN-M (2 layers)")}
+
+
+def _pattern_xdeepfm(gen: torch.Generator, F: int, D: int) -> dict[str, object]:
+    H = 4
+    return {"weight": _eye(D).expand(H, D, D).clone(), "labels": [f"CIN map {s}" for s in range(H)],
+            "axis": "subspace = CIN feature map", "models": "xDeepFM (CIN)",
+            "constraint": "W = diag(1, …, 1) in every subspace, S_l = H_l (Lemma 3.3)",
+            "h": "h = [1, …, 1]: hᵀZ = u ⊙ v",
+            "alpha": "α^s_{u,v} = CIN weight W^s_{v,u}: the CIN's learned map weights are GIN's α",
+            "pairing": "B_0 × B_{l-1}, all pairs (inter-layer)", "input_dependent": False,
+            "lemmas": ("3.3 xDeepFM CIN (2 layers)",)}
+
+
+def _pattern_autoint(gen: torch.Generator, F: int, D: int) -> dict[str, object]:
+    e = _randn(gen, 1, F, D)
+    layer = _randomize(InteractingLayer(D, head_dim=D, heads=1, residual=False), gen)
+    _, k, v = (t[0, 0].detach() for t in layer.project(e))               # (F, D) keys and values of one head
+    w = k[:, :, None] / k[:, None, :] * v[:, None, :]                    # (F, D, D) W^t_ij = k_ti / k_tj · v_tj
+    return {"weight": w, "labels": [f"key t = {t}" for t in range(F)], "axis": "key t",
+            "models": "AutoInt", "constraint": "W^t_ij = (k_t,i / k_t,j) v_t,j per key t (Lemma 3.4); Table 1's "
+                                               "Lemma A.8 uses W = I with a softmax fusion",
+            "h": "h = [1, …, 1]: hᵀZ^t = (q_sᵀ k_t) v_t",
+            "alpha": "α_{s,t} = softmax_t(q_sᵀ k_t) / (q_sᵀ k_t); n subspaces, one per query s",
+            "pairing": "query s × every key t (partly pairing, Table 2)", "input_dependent": True,
+            "lemmas": ("A.8 AutoInt attention", "3.4 AutoInt", "3.4 AutoInt, a key component = 0",
+                       "3.4 AutoInt, q_s ⊥ k_t")}
+
+
+_PATTERNS: dict[str, Callable[[torch.Generator, int, int], dict[str, object]]] = {
+    "inner": _pattern_inner, "hadamard": _pattern_hadamard, "outer": _pattern_outer, "opnn": _pattern_opnn,
+    "fwfm": _pattern_fwfm, "afm": _pattern_afm, "dcn": _pattern_dcn, "dcn-m": _pattern_dcnm,
+    "xdeepfm": _pattern_xdeepfm, "autoint": _pattern_autoint,
+}
+
+
+def lemma_weight_models() -> tuple[str, ...]:
+    """The models :func:`lemma_weights` knows, in the order of Tables 1–2.
+
+    Example:
+        >>> lemma_weight_models()[:3]
+        ('inner', 'hadamard', 'outer')
+    """
+    return tuple(_PATTERNS)
+
+
+def lemma_weights(model: str, fields: int = 3, dim: int = 4, seed: int = 0) -> dict[str, object]:
+    """The W a lemma sets for ``model`` (AOANet Tables 1–2, Appendix A), with its h, α and pairing in words.
+
+    Learned weights are copied from the baseline's own layer in ``ctrviz.models`` (FwFM's r, DCN's w, DCN-M's
+    W^D, OPNN's kernels, AFM's attention, AutoInt's keys and values), drawn N(0, 1) from ``seed`` in float64
+    as :func:`check` draws them. AFM and AutoInt's W depend on the input: they are shown for one random row.
+
+    Args:
+        model: one of :func:`lemma_weight_models`: ``"inner"`` (FM, DeepFM, IPNN), ``"hadamard"`` (NFM),
+            ``"outer"``, ``"opnn"``, ``"fwfm"``, ``"afm"``, ``"dcn"``, ``"dcn-m"``, ``"xdeepfm"``, ``"autoint"``.
+        fields: F ≥ 2 (pairs i < j: P = F(F−1)/2; the cross networks use K = F·D).
+        dim: D ≥ 1.
+        seed: the generator's seed.
+
+    Returns:
+        dict with ``model``, ``models`` (the paper's names), ``weight`` (S, D, D) float64 — one W per
+        subspace/pair/key, K×K for DCN and DCN-M —, ``labels`` (S names), ``axis`` (what S indexes),
+        ``constraint``, ``h``, ``alpha``, ``pairing`` (text), ``input_dependent`` (bool) and ``lemmas`` (names
+        of the :data:`LEMMAS` rows that check this setting, for :func:`check`).
+
+    Example:
+        >>> lemma_weights("inner", dim=2)["weight"].tolist()           # W = I
+        [[[1.0, 0.0], [0.0, 1.0]]]
+        >>> w = lemma_weights("dcn", fields=2, dim=2)["weight"][0]    # K = 4, W_ij = w_i for every j
+        >>> w.shape, bool((w == w[:, :1]).all())
+        (torch.Size([4, 4]), True)
+        >>> lemma_weights("fwfm", fields=3)["weight"].shape           # one r·I per pair
+        torch.Size([3, 4, 4])
+    """
+    if model not in _PATTERNS:
+        raise ValueError(f"lemma_weights: model must be one of {list(_PATTERNS)}, got {model!r}")
+    for name, value, low in (("fields", fields, 2), ("dim", dim, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"lemma_weights: {name} must be an int >= {low}, got {value!r}")
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        pattern = _PATTERNS[model](gen, fields, dim)
+    return {"model": model, **pattern}

@@ -1,0 +1,703 @@
+"""Interactive explorers (ipywidgets) over ctrviz's public interpretation outputs.
+
+- :func:`lemma_explorer`: pick a model of AOANet Tables 1–2 → the W its lemma sets
+  (:func:`ctrviz.lemmas.lemma_weights`) drawn, its h, α and pairing in words, and the max error of its
+  relations computed live (:func:`ctrviz.lemmas.check`).
+- :func:`pruning_explorer`: slide AOANet's selection ratio r (Sec. 3.5, Eq. 43) → which interactions G(α)
+  keeps (:func:`ctrviz.plots.plot_pruning_mask` / :func:`~ctrviz.plots.plot_interaction_heatmap`), how many,
+  whether the planted pairs survive, and the re-trained AUC at r from a cached sweep.
+- :func:`coaction_explorer`: pick an induction id and a feed id of a CAN model → the micro-MLP weights
+  reshaped from ``P_induction`` (heatmaps) and each layer's output for that feed (CAN Eq. 5–9).
+
+Each returns an ``ipywidgets.VBox`` whose attributes hold the current state, so code and tests drive it
+without a browser: set a control (``w.slider.value = 0.5``) and read ``w.figure``, ``w.kept_fraction``, ….
+The figure is drawn into an ``ipywidgets.Image`` (PNG) and closed, so the inline backend does not show it
+a second time; ``w.figure`` stays readable.
+
+``static``: ``None`` (default) gives the widget when ipywidgets imports and a Jupyter kernel runs, else
+the matplotlib Figure of the initial state; ``True`` always the Figure; ``False`` always the widget (an
+ImportError without ipywidgets).
+
+:func:`plot_weight_pattern` draws a stack of W matrices (the lemma explorer's figure).
+
+Example:
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> fig = lemma_explorer("dcn", static=True)           # no widget: the figure of W_ij = w_i
+    >>> len(fig.axes) >= 1
+    True
+    >>> plt.close("all")
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import textwrap
+from collections.abc import Callable, Sequence
+from types import ModuleType
+from typing import Any, Literal
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from torch import Tensor
+
+from ctrviz.data.batch import Batch
+from ctrviz.data.schema import FIRST_ID, OOV_ID, PAD_ID
+from ctrviz.experiments import planted_pair_ranks
+from ctrviz.lemmas import LEMMAS, check, lemma_weight_models, lemma_weights
+from ctrviz.nn.coaction import CoAction
+from ctrviz.plots import _kept_at_ratio, plot_interaction_heatmap, plot_pruning_mask
+
+DPI = 80
+_MAX_IDS = 30
+
+
+# ---------------------------------------------------------------- plumbing ------------------------------------
+
+
+def _ipywidgets() -> ModuleType | None:
+    """The ipywidgets module, or ``None`` when it cannot be imported."""
+    try:
+        import ipywidgets
+    except ImportError:
+        return None
+    return ipywidgets
+
+
+def _kernel_running() -> bool:
+    """Whether this runs inside a Jupyter kernel (where widgets can render)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def _static(static: bool | None, func: str) -> bool:
+    if static is not None and not isinstance(static, bool):
+        raise ValueError(f"{func}: static must be True, False or None, got {static!r}")
+    if static is None:
+        return _ipywidgets() is None or not _kernel_running()
+    if not static and _ipywidgets() is None:
+        raise ImportError(f"{func}(static=False) needs ipywidgets: pip install 'ipywidgets>=8.0' "
+                          "(or pass static=True for a figure)")
+    return static
+
+
+def _png(fig: Figure) -> bytes:
+    """``fig`` as PNG bytes at :data:`DPI`; the figure is closed (no second copy from the inline backend)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _attach(box: Any, **values: Any) -> None:
+    for name, value in values.items():
+        setattr(box, name, value)
+
+
+def _panel(widgets: ModuleType, controls: Sequence[Any], info: Any, image: Any) -> Any:
+    return widgets.VBox([widgets.HBox(list(controls)), info, image])
+
+
+def _updater(box: Any, compute: Callable[[], dict[str, Any]], info_html: Callable[[dict[str, Any]], str]
+             ) -> Callable[..., None]:
+    """``update(change=None)``: recompute the state, store it on ``box``, redraw the image and the text."""
+    def update(change: object = None) -> None:
+        state = compute()
+        _attach(box, **state)
+        box.info.value = info_html(state)
+        box.image.value = _png(state["figure"])
+    return update
+
+
+def _symmetric_limit(values: np.ndarray) -> float:
+    finite = np.abs(values[np.isfinite(values)])
+    return float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+
+
+def _matrix_heatmap(ax: Axes, matrix: np.ndarray, vmax: float, annot: bool, rows: Sequence[str] | None = None,
+                    cols: Sequence[str] | None = None) -> None:
+    """A diverging heatmap centred at 0 (non-finite cells left blank on a grey background)."""
+    frame = pd.DataFrame(matrix, index=rows, columns=cols)
+    sns.heatmap(frame, mask=~np.isfinite(matrix), cmap="RdBu_r", vmin=-vmax, vmax=vmax, annot=annot,
+                fmt=".2g", annot_kws={"fontsize": 7}, cbar=False, square=True, linewidths=0.3, linecolor="white",
+                xticklabels=True, yticklabels=True, ax=ax)
+    ax.set_facecolor("#bbbbbb")
+    ax.tick_params(labelsize=7, length=0)
+    plt.setp(ax.get_yticklabels(), rotation=0)
+
+
+# ---------------------------------------------------------------- W patterns and the lemma explorer ----------
+
+
+def plot_weight_pattern(weight: Tensor | np.ndarray | dict[str, Any], labels: Sequence[str] | None = None,
+                        title: str | None = None, note: str | None = None, max_panels: int = 4,
+                        annot: bool | None = None, value_label: str = "W_ij") -> Figure:
+    """Heatmaps of generalized-interaction weights W (AOANet Eq. 4: Z_ij = u_i v_j W_ij), one panel per W.
+
+    Colours diverge around 0 on one scale shared by the panels (red > 0, blue < 0); non-finite entries
+    (the degenerate AutoInt construction) are grey.
+
+    Args:
+        weight: (D, D) or (S, D, D) tensor/array, or the dict of :func:`ctrviz.lemmas.lemma_weights`
+            (its ``weight``, ``labels`` and constraint are used).
+        labels: a title per panel (default ``W^0, W^1, …``).
+        title: the figure's title.
+        note: a line of text under the panels.
+        max_panels: draw at most this many W (the title says how many are left out).
+        annot: write the values in the cells; ``None`` = when D ≤ 6.
+        value_label: the colour bar's label (e.g. ``"Z_ij"`` to draw interaction maps).
+
+    Returns:
+        the Figure (axes 0..k−1 the panels, then a colour bar).
+
+    Example:
+        >>> fig = plot_weight_pattern(torch.eye(3), title="W = I")
+        >>> fig.axes[0].collections[0].get_array().reshape(3, 3).tolist()[0]
+        [1.0, 0.0, 0.0]
+        >>> plt.close(fig)
+    """
+    func = "plot_weight_pattern"
+    if isinstance(weight, dict):
+        for key in ("weight", "labels", "model", "constraint"):
+            if key not in weight:
+                raise ValueError(f"{func}: a pattern dict needs key {key!r} (from ctrviz.lemmas.lemma_weights)")
+        labels = weight["labels"] if labels is None else labels
+        title = f"{weight['model']}: {weight['constraint']}" if title is None else title
+        weight = weight["weight"]
+    if isinstance(weight, Tensor):
+        weight = weight.detach().cpu().double().numpy()
+    try:
+        w = np.asarray(weight, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{func}: weight must be a tensor or array of numbers, got {type(weight).__name__}") from err
+    w = w + 0.0                                                       # -0.0 → 0.0 (no "-0" in the cells)
+    if w.ndim == 2:
+        w = w[None]
+    if w.ndim != 3 or w.shape[1] != w.shape[2] or w.shape[0] == 0:
+        raise ValueError(f"{func}: weight must be (D, D) or (S, D, D) with S >= 1, got shape {w.shape}")
+    if isinstance(max_panels, bool) or not isinstance(max_panels, int) or max_panels < 1:
+        raise ValueError(f"{func}: max_panels must be an int >= 1, got {max_panels!r}")
+    S, D = w.shape[0], w.shape[1]
+    labels = [f"W^{s}" for s in range(S)] if labels is None else [str(x) for x in labels]
+    if len(labels) != S:
+        raise ValueError(f"{func}: {len(labels)} labels for {S} matrices")
+    shown = min(S, max_panels)
+    annot = D <= 6 if annot is None else annot
+    vmax = _symmetric_limit(w[:shown])
+    side = 2.4 if D <= 6 else 3.0
+    width = max(6.5, side * shown + 1.2)
+    fig, axes = plt.subplots(1, shown, figsize=(width, side + 1.1), layout="constrained", squeeze=False)
+    ticks = [str(i) for i in range(D)]
+    for s, ax in enumerate(axes[0]):
+        _matrix_heatmap(ax, w[s], vmax, annot, ticks, ticks)
+        ax.set_title(labels[s], fontsize=9)
+        ax.set_xlabel("j (index of v)", fontsize=8)
+        ax.set_ylabel("i (index of u)" if s == 0 else "", fontsize=8)
+        if D > 12:
+            ax.set_xticks(ax.get_xticks()[::2])
+            ax.set_yticks(ax.get_yticks()[::2])
+    mappable = axes[0][0].collections[0]
+    fig.colorbar(mappable, ax=list(axes[0]), shrink=0.8, label=value_label)
+    more = f" (first {shown} of {S})" if shown < S else ""
+    if title is not None or more:
+        fig.suptitle(textwrap.fill(f"{title or 'W'}{more}", int(width * 11)), fontsize=10)
+    if note:
+        fig.supxlabel(textwrap.fill(note, int(width * 14)), fontsize=8)
+    return fig
+
+
+def _lemma_rows(names: Sequence[str], seeds: tuple[int, ...]) -> pd.DataFrame:
+    by_name = {lemma.name: lemma for lemma in LEMMAS}
+    rows = [check(by_name[n], seeds=seeds) for n in names]
+    return pd.DataFrame(rows)[["lemma", "reference", "relation", "kind", "max_abs_error", "passed", "note"]]
+
+
+def _error_text(errors: pd.DataFrame) -> str:
+    parts = []
+    for _, r in errors.iterrows():
+        e = r["max_abs_error"]
+        value = "NaN" if pd.isna(e) else f"{e:.1e}"
+        verdict = "degenerate" if r["kind"] == "degenerate" else ("ok" if r["passed"] else "FAILED")
+        parts.append(f"{r['lemma']}: {value} ({verdict})")
+    return "; ".join(parts)
+
+
+def _lemma_state(model: str, fields: int, dim: int, seeds: tuple[int, ...]) -> dict[str, Any]:
+    pattern = lemma_weights(model, fields=fields, dim=dim)
+    errors = _lemma_rows(pattern["lemmas"], seeds)
+    relations = errors[errors["kind"] == "relation"]
+    max_error = float(relations["max_abs_error"].max()) if len(relations) else float("nan")
+    passed = bool(relations["passed"].all())
+    figure = plot_weight_pattern(pattern, note="max |error| of " + _error_text(errors))
+    return {"pattern": pattern, "errors": errors, "max_error": max_error, "passed": passed, "figure": figure}
+
+
+def _lemma_html(state: dict[str, Any]) -> str:
+    p = state["pattern"]
+    rows = "".join(
+        f"<tr><td>{html.escape(str(r['lemma']))}</td><td>{html.escape(str(r['relation']))}</td>"
+        f"<td>{'NaN' if pd.isna(r['max_abs_error']) else format(r['max_abs_error'], '.1e')}</td>"
+        f"<td>{'degenerate (explained)' if r['kind'] == 'degenerate' else ('ok' if r['passed'] else 'FAILED')}"
+        f"</td></tr>" for _, r in state["errors"].iterrows())
+    depends = " <i>(depends on the input: shown for one random row)</i>" if p["input_dependent"] else ""
+    return (f"<b>{html.escape(p['models'])}</b>{depends}<br>"
+            f"<b>W</b>: {html.escape(p['constraint'])}<br><b>h</b>: {html.escape(p['h'])}<br>"
+            f"<b>α</b>: {html.escape(p['alpha'])}<br><b>pairing</b>: {html.escape(p['pairing'])}<br>"
+            f"<table><tr><th>lemma</th><th>relation</th><th>max |error|</th><th></th></tr>{rows}</table>")
+
+
+def lemma_explorer(model: str = "dcn", fields: int = 3, dim: int = 4, seeds: tuple[int, ...] = (0, 1, 2),
+                   static: bool | None = None) -> Any:
+    """Pick a model of AOANet Tables 1–2 → its W pattern, h and α, and the max error of its lemmas (live).
+
+    The W comes from :func:`ctrviz.lemmas.lemma_weights` (the baseline's own layer, small dims); the errors
+    from :func:`ctrviz.lemmas.check` of every :data:`~ctrviz.lemmas.LEMMAS` row the setting backs, over
+    ``seeds`` × the default shapes, in float64.
+
+    Args:
+        model: the first model shown, one of :func:`ctrviz.lemmas.lemma_weight_models`.
+        fields, dim: F and D of the drawn W (the checks use :data:`ctrviz.lemmas.SHAPES`).
+        seeds: seeds of the checks.
+        static: see the module docstring.
+
+    Returns:
+        the Figure (static), or an ``ipywidgets.VBox`` with attributes ``dropdown`` (the model), ``info``
+        (HTML), ``image``, and the current ``pattern`` (dict), ``errors`` (DataFrame: lemma, reference,
+        relation, kind, max_abs_error, passed, note), ``max_error`` (over the relation rows), ``passed``,
+        ``figure``.
+    """
+    func = "lemma_explorer"
+    names = lemma_weight_models()
+    if model not in names:
+        raise ValueError(f"{func}: model must be one of {list(names)}, got {model!r}")
+    seeds = tuple(seeds)
+    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        raise ValueError(f"{func}: seeds must be a non-empty sequence of ints, got {seeds!r}")
+    lemma_weights(model, fields=fields, dim=dim)                     # fields/dim errors before any widget
+    if _static(static, func):
+        return _lemma_state(model, fields, dim, seeds)["figure"]
+    widgets = _ipywidgets()
+    options = [(f"{n} — {lemma_weights(n, fields=2, dim=1)['models']}", n) for n in names]
+    dropdown = widgets.Dropdown(options=options, value=model, description="model",
+                                layout=widgets.Layout(width="420px"))
+    box = _panel(widgets, [dropdown], widgets.HTML(), widgets.Image(format="png"))
+    _attach(box, dropdown=dropdown, info=box.children[1], image=box.children[2])
+    update = _updater(box, lambda: _lemma_state(dropdown.value, fields, dim, seeds), _lemma_html)
+    dropdown.observe(update, names="value")
+    update()
+    return box
+
+
+# ---------------------------------------------------------------- pruning explorer ---------------------------
+
+
+def _ratio_aucs(sweep: pd.DataFrame, func: str) -> pd.DataFrame:
+    """A sweep's runs or summary → one row per ratio: ratio, auc, auc_std, n (sorted by ratio)."""
+    if not isinstance(sweep, pd.DataFrame):
+        raise ValueError(f"{func}: sweep must be a pandas DataFrame, got {type(sweep).__name__}")
+    t = sweep
+    if "ratio" in t.columns:
+        col = "ratio"
+    elif "value" in t.columns and "knob" in t.columns:
+        t = t[t["knob"].astype(str).str.contains("ratio")]
+        col = "value"
+    else:
+        raise ValueError(f"{func}: sweep needs a 'ratio' column, or 'knob' and 'value' as `ctrviz reproduce "
+                         f"aoanet-fig3` writes; have {list(sweep.columns)}")
+    if "model" in t.columns and (t["model"] == "aoanet").any():
+        t = t[t["model"] == "aoanet"]
+    if "auc_mean" in t.columns:
+        auc, std = t["auc_mean"], t["auc_std"] if "auc_std" in t.columns else pd.Series(np.nan, index=t.index)
+        n = t["n"] if "n" in t.columns else pd.Series(1, index=t.index)
+    elif "auc" in t.columns:
+        auc, std, n = t["auc"], pd.Series(np.nan, index=t.index), pd.Series(1, index=t.index)
+    else:
+        raise ValueError(f"{func}: sweep needs an 'auc' (runs) or 'auc_mean' (summary) column; "
+                         f"have {list(sweep.columns)}")
+    try:
+        ratio = pd.to_numeric(t[col])
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{func}: sweep column {col!r} must hold numbers (the ratio r)") from err
+    rows = pd.DataFrame({"ratio": ratio, "auc": pd.to_numeric(auc), "std": std, "n": n}).dropna(subset=["ratio"])
+    if rows.empty:
+        raise ValueError(f"{func}: sweep has no rows with a ratio r")
+    if "auc_mean" in t.columns:
+        out = rows.groupby("ratio").agg(auc=("auc", "mean"), auc_std=("std", "mean"), n=("n", "sum"))
+    else:
+        out = rows.groupby("ratio").agg(auc=("auc", "mean"), auc_std=("auc", "std"), n=("auc", "size"))
+    return out.reset_index()
+
+
+def _auc_at(table: pd.DataFrame | None, ratio: float) -> tuple[float | None, float | None, str]:
+    if table is None:
+        return None, None, "no sweep given: pass sweep= (runs or summary with the ratio r) for the re-trained AUC"
+    k = int((table["ratio"] - ratio).abs().to_numpy().argmin())
+    row = table.iloc[k]
+    at, auc = float(row["ratio"]), float(row["auc"])
+    spread = "" if pd.isna(row["auc_std"]) else f" ± {row['auc_std']:.4f}"
+    where = f"at r = {at:g}" if abs(at - ratio) < 1e-9 else f"no run at r = {ratio:g}; nearest cached r = {at:g}"
+    return auc, at, f"re-trained AUC {where}: {auc:.4f}{spread} ({int(row['n'])} run(s))"
+
+
+def pruning_explorer(interactions: pd.DataFrame, planted: Sequence[tuple[str, str]] | None = None,
+                     sweep: pd.DataFrame | None = None, ratio: float = 0.3,
+                     ranking: Literal["subspace", "layer", "global"] = "subspace", layer: int = 1,
+                     view: Literal["mask", "heatmap"] = "mask", static: bool | None = None) -> Any:
+    """Slide AOANet's selection ratio r → the interactions G(α) keeps, and the re-trained AUC at r (Sec. 3.5).
+
+    The gates at r are :func:`ctrviz.models.aoanet.select_gates`' (the top ⌈r·count⌉ of |α| per ``ranking``
+    group, every α in the table a candidate), as :func:`ctrviz.plots.plot_pruning_mask` previews them.
+
+    Args:
+        interactions: :meth:`ctrviz.models.gin.GIN.interactions` or ``AOANet.selection`` (columns layer,
+            subspace, left, right, alpha).
+        planted: field pairs to mark (the synthetic data's ``data.info["planted_pairs"]``), layer 1 only.
+        sweep: AUC by ratio, from :func:`ctrviz.experiments.sweep` / :func:`~ctrviz.experiments.summarize`
+            (a ``ratio`` column, or ``knob``/``value`` as ``ctrviz reproduce aoanet-fig3`` writes; ``auc`` or
+            ``auc_mean``); the AUC at the cached ratio nearest r is shown. ``None``: no AUC.
+        ratio: the starting r in (0, 1].
+        ranking: ``"subspace"``, ``"layer"`` or ``"global"``.
+        layer: the layer drawn first (1 = field × field).
+        view: ``"mask"`` (:func:`~ctrviz.plots.plot_pruning_mask`, one panel per subspace) or ``"heatmap"``
+            (:func:`~ctrviz.plots.plot_interaction_heatmap` of the kept gates per field pair).
+        static: see the module docstring.
+
+    Returns:
+        the Figure (static), or an ``ipywidgets.VBox`` with controls ``slider`` (r), ``view``, ``layer`` and the
+        current ``ratio``, ``kept`` (bool Series on ``interactions``' index, every layer), ``kept_count``,
+        ``total``, ``kept_fraction`` (over every layer, as AOANet's ``kept_fraction``), ``planted_status``
+        (:func:`ctrviz.experiments.planted_pair_ranks` at r, or ``None``), ``auc``, ``auc_ratio`` (the
+        cached r it comes from), ``auc_text``, ``figure``.
+
+    Example:
+        >>> t = pd.DataFrame({"layer": 1, "subspace": 0, "left": ["a", "a", "b", "b"], "right": ["a", "b", "a", "b"],
+        ...                   "alpha": [0.1, -3.0, 2.0, 0.5]})
+        >>> fig = pruning_explorer(t, ratio=0.5, static=True)        # the top 2 of |α|: (a, b) and (b, a)
+        >>> fig.axes[0].collections[0].get_array().reshape(2, 2).tolist()
+        [[0.0, 1.0], [1.0, 0.0]]
+        >>> plt.close("all")
+    """
+    func = "pruning_explorer"
+    need = ("layer", "subspace", "left", "right", "alpha")
+    if not isinstance(interactions, pd.DataFrame):
+        raise ValueError(f"{func}: interactions must be a pandas DataFrame, got {type(interactions).__name__}")
+    missing = [c for c in need if c not in interactions.columns]
+    if missing:
+        raise ValueError(f"{func}: interactions lack column {missing[0]!r}; have {list(interactions.columns)}")
+    if interactions.empty:
+        raise ValueError(f"{func}: interactions have no rows")
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 < ratio <= 1:
+        raise ValueError(f"{func}: ratio must be a number in (0, 1], got {ratio!r}")
+    if ranking not in ("subspace", "layer", "global"):
+        raise ValueError(f"{func}: ranking must be one of ['subspace', 'layer', 'global'], got {ranking!r}")
+    if view not in ("mask", "heatmap"):
+        raise ValueError(f"{func}: view must be 'mask' or 'heatmap', got {view!r}")
+    layers = sorted(int(x) for x in pd.unique(interactions["layer"]))
+    if layer not in layers:
+        raise ValueError(f"{func}: layer must be one of {layers}, got {layer!r}")
+    planted = [tuple(p) for p in planted] if planted else None
+    if planted:
+        planted_pair_ranks(interactions.assign(kept=False), planted)      # unknown fields: ValueError now
+    table = _ratio_aucs(sweep, func) if sweep is not None else None
+    data = interactions.drop(columns=["kept"], errors="ignore")
+
+    def state(r: float, shown_layer: int, how: str) -> dict[str, Any]:
+        kept = _kept_at_ratio(data, float(r), ranking)
+        marked = data.assign(kept=kept)
+        marks = planted if shown_layer == 1 else None
+        if how == "mask":
+            figure = plot_pruning_mask(marked, layer=shown_layer, planted=marks)
+        else:
+            figure = plot_interaction_heatmap(marked, layer=shown_layer, planted=marks, value="kept")
+        auc, auc_ratio, auc_text = _auc_at(table, float(r))
+        return {"ratio": float(r), "kept": kept, "kept_count": int(kept.sum()), "total": len(kept),
+                "kept_fraction": float(kept.mean()), "figure": figure, "auc": auc, "auc_ratio": auc_ratio,
+                "auc_text": auc_text,
+                "planted_status": planted_pair_ranks(marked, planted) if planted else None}
+
+    if _static(static, func):
+        return state(ratio, layer, view)["figure"]
+    widgets = _ipywidgets()
+    slider = widgets.FloatSlider(value=float(ratio), min=0.05, max=1.0, step=0.05, description="ratio r",
+                                 continuous_update=False, readout_format=".2f")
+    toggle = widgets.ToggleButtons(options=["mask", "heatmap"], value=view, description="view")
+    layer_box = widgets.Dropdown(options=layers, value=layer, description="layer",
+                                 layout=widgets.Layout(width="160px"))
+    box = _panel(widgets, [slider, layer_box, toggle], widgets.HTML(), widgets.Image(format="png"))
+    _attach(box, slider=slider, view=toggle, layer=layer_box, info=box.children[1], image=box.children[2])
+
+    def info(s: dict[str, Any]) -> str:
+        per_layer = s["kept"].groupby(data["layer"]).agg(["sum", "size"])
+        counts = ", ".join(f"layer {li}: {int(k)}/{int(n)}" for li, (k, n) in per_layer.iterrows())
+        text = (f"<b>r = {s['ratio']:.2f}</b> ({ranking} ranking): kept {s['kept_count']} of {s['total']} "
+                f"interactions ({100 * s['kept_fraction']:.1f} %) — {counts}<br>{html.escape(s['auc_text'])}")
+        if s["planted_status"] is not None:
+            marks = ", ".join(f"{r.a}×{r.b} (rank {r['rank']} of {r.of}) {'kept' if r.kept else 'pruned'}"
+                              for _, r in s["planted_status"].iterrows())
+            text += f"<br>planted pairs: {html.escape(marks)}"
+        return text
+
+    update = _updater(box, lambda: state(slider.value, layer_box.value, toggle.value), info)
+    for control in (slider, toggle, layer_box):
+        control.observe(update, names="value")
+    update()
+    return box
+
+
+# ---------------------------------------------------------------- co-action explorer ---------------------------
+
+
+def _coaction_unit(model: Any, func: str) -> CoAction:
+    unit = model if isinstance(model, CoAction) else getattr(model, "coaction", None)
+    if not isinstance(unit, CoAction):
+        raise ValueError(f"{func}: model must be a CAN-style model with a `coaction` unit "
+                         f"(ctrviz.nn.coaction.CoAction) or the unit itself, got {type(model).__name__}")
+    return unit
+
+
+def _micro_mlp(unit: CoAction, k: int, induction_id: int, order: int) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+    """P_induction (D'·C_w,) of pair k and id, and the micro-MLP of order ``order`` it reshapes into (Eq. 5–6):
+    ‖_i (w_i ‖ b_i), each w_i (d_in, d_out) row-major, b_i (d_out,) when ``bias``."""
+    cfg = unit.config
+    vector = unit.induction.weight[unit.ind_offsets[k] + induction_id].detach()        # (D'·C_w,)
+    part = vector.view(unit.order_tables, -1)[order - 1 if unit.order_tables > 1 else 0]  # (D',)
+    weights, biases, pos = [], [], 0
+    for d_in, d_out in zip(cfg.layers[:-1], cfg.layers[1:], strict=True):
+        weights.append(part[pos:pos + d_in * d_out].view(d_in, d_out))                 # (d_in, d_out)
+        pos += d_in * d_out
+        if cfg.bias:
+            biases.append(part[pos:pos + d_out])                                        # (d_out,)
+            pos += d_out
+    return vector, weights, biases
+
+
+def _feed_vector(unit: CoAction, k: int, feed_id: int) -> Tensor:
+    """P_feed (D,) of pair k's feed id: the unit's feed table, or the model's main embedding."""
+    table = unit.feed if unit.main_embedding is None else unit.main_embedding.table
+    for i in range(len(unit.buckets)):
+        ks = getattr(unit, f"pairs_{i}").tolist()
+        if k in ks:
+            offset = getattr(unit, f"feed_off_{i}")[ks.index(k)]
+            return table.weight[offset + feed_id].detach()                              # (D,)
+    raise RuntimeError(f"pair {k} is in no bucket of the co-action unit")
+
+
+def _run_mlp(h: Tensor, weights: Sequence[Tensor], biases: Sequence[Tensor], tanh: bool) -> list[Tensor]:
+    """h_i = σ(w_{i-1}ᵀ h_{i-1} + b_{i-1}) for every layer (CAN Eq. 7–8): the L outputs (d_out,) each."""
+    outs = []
+    for li, w in enumerate(weights):
+        h = h @ w                                                                       # (d_in,) → (d_out,)
+        if biases:
+            h = h + biases[li]
+        h = torch.tanh(h) if tanh else h
+        outs.append(h)
+    return outs
+
+
+def _public_output(unit: CoAction, k: int, induction_id: int, feed_id: int) -> Tensor:
+    """The unit's own output for one row holding the two ids (:meth:`CoAction.per_position`, position 0): (O,)."""
+    schema, pair = unit.schema, unit.pairs[k]
+    device = unit.induction.weight.device
+    sparse = torch.full((1, len(schema.sparse_names)), OOV_ID, dtype=torch.long, device=device)
+    sparse[0, schema.sparse_names.index(pair.induction)] = induction_id
+    seqs = {n: torch.full((1, schema[n].max_len), PAD_ID, dtype=torch.long, device=device) for n in schema.seq_names}
+    if pair.feed in seqs:
+        seqs[pair.feed][0, 0] = feed_id
+    else:
+        sparse[0, schema.sparse_names.index(pair.feed)] = feed_id
+    batch = Batch(sparse, torch.zeros(1, len(schema.dense_names), device=device), seqs, torch.zeros(1, device=device))
+    return unit.per_position(batch)[unit.names[k]][0, 0].detach()                    # (O,)
+
+
+def _id_options(ids: Sequence[int] | None, batch: Batch | None, unit: CoAction, field: str, lowest: int,
+                func: str, what: str) -> list[int]:
+    vocab = unit.schema[field].vocab_size
+    if ids is None and batch is not None:
+        if not isinstance(batch, Batch):
+            raise ValueError(f"{func}: batch must be a ctrviz Batch, got {type(batch).__name__}")
+        col = batch.seqs[field] if field in batch.seqs else batch.sparse[:, unit.schema.sparse_names.index(field)]
+        values, counts = torch.unique(col[col >= lowest].cpu(), return_counts=True)
+        ids = values[torch.argsort(counts, descending=True, stable=True)][:_MAX_IDS].tolist()
+    if ids is None:
+        ids = list(range(FIRST_ID, min(vocab, FIRST_ID + _MAX_IDS)))
+    ids = list(ids)
+    if not ids:
+        raise ValueError(f"{func}: no {what} ids to choose from")
+    for i in ids:
+        if isinstance(i, bool) or not isinstance(i, int) or not lowest <= i < vocab:
+            raise ValueError(f"{func}: {what} ids of field {field!r} must be ints in [{lowest}, {vocab}), got {i!r}")
+    return ids
+
+
+def _coaction_state(unit: CoAction, k: int, induction_id: int, feed_id: int, order: int) -> dict[str, Any]:
+    cfg = unit.config
+    tanh = cfg.activation == "tanh"
+    with torch.no_grad():
+        p_feed = _feed_vector(unit, k, feed_id)
+        per_order = []
+        for c in range(1, cfg.orders + 1):
+            vector, weights, biases = _micro_mlp(unit, k, induction_id, c)
+            per_order.append((vector, weights, biases, p_feed ** c, _run_mlp(p_feed ** c, weights, biases, tanh)))
+        blocks = [torch.cat(outs) for *_, outs in per_order]                           # C × (Σ d_out,)
+        mine = torch.stack(blocks).sum(0) if cfg.order_combine == "sum" else torch.cat(blocks)
+        public = _public_output(unit, k, induction_id, feed_id)
+    diff = float((mine - public).abs().max())
+    if not diff <= 1e-5 * max(1.0, float(public.abs().max())):
+        raise RuntimeError(f"coaction_explorer: the reshaped micro-MLP differs from the unit's own output by {diff:.3g}"
+                           " — has CoAction's weight layout changed?")
+    vector, weights, biases, h0, outs = per_order[order - 1]
+    figure = _coaction_figure(unit.names[k], induction_id, feed_id, order, cfg.orders, vector, weights, biases, h0,
+                              outs)
+    return {"induction_vector": vector.cpu(), "weights": [w.cpu() for w in weights],
+            "biases": [b.cpu() for b in biases] if biases else None, "feed_vector": h0.cpu(),
+            "outputs": [o.cpu() for o in outs], "unit_output": public.cpu(), "max_abs_diff": diff, "figure": figure}
+
+
+def _coaction_figure(name: str, induction_id: int, feed_id: int, order: int, orders: int, vector: Tensor,
+                     weights: Sequence[Tensor], biases: Sequence[Tensor], h0: Tensor, outs: Sequence[Tensor]) -> Figure:
+    L = len(weights)
+    fig, axes = plt.subplots(2, L + 1, figsize=(3.1 * (L + 1), 6.2), layout="constrained",
+                             gridspec_kw={"height_ratios": [1.6, 1]}, squeeze=False)
+    mats = [torch.cat([w, b[None]]) if biases else w for w, b in zip(weights, biases or [None] * L, strict=True)]
+    vmax = _symmetric_limit(np.concatenate([m.detach().cpu().double().numpy().ravel() for m in mats]))
+    for li, (ax, m) in enumerate(zip(axes[0][:L], mats, strict=True)):
+        d_in, d_out = weights[li].shape
+        rows = [str(i) for i in range(d_in)] + (["b"] if biases else [])
+        _matrix_heatmap(ax, m.cpu().double().numpy(), vmax, annot=m.numel() <= 40, rows=rows,
+                        cols=[str(j) for j in range(d_out)])
+        ax.set_title(f"layer {li + 1}: w{li + 1} ({d_in}×{d_out})" + (f" + b{li + 1}" if biases else ""), fontsize=9)
+        ax.set_xlabel("output unit", fontsize=8)
+        ax.set_ylabel("input unit" if li == 0 else "", fontsize=8)
+    # the raw induction vector, coloured by the piece of the micro-MLP each entry becomes
+    ax = axes[0][L]
+    values = vector.cpu().double().numpy()
+    pieces = []                                                       # one colour per w_i and per b_i
+    for li, m in enumerate(mats):
+        pieces += [f"C{2 * li}"] * weights[li].numel() + [f"C{2 * li + 1}"] * (m.numel() - weights[li].numel())
+    colors = pieces * (len(values) // len(pieces))                    # C_w tables side by side (order independence)
+    ax.bar(np.arange(len(values)), values, color=colors, width=1.0)
+    ax.axhline(0, color="grey", lw=0.6)
+    ax.set_title(f"P_induction (D' = {len(values)}):\nw and b pieces in colour", fontsize=9)
+    ax.set_xlabel("entry", fontsize=8)
+    ax.tick_params(labelsize=7)
+    for ax, h, label in zip(axes[1], [h0, *outs], ["h0 = P_feed" + (f"^{order}" if order > 1 else ""),
+                                                   *[f"h{i + 1}" for i in range(L)]], strict=True):
+        v = h.cpu().double().numpy()
+        ax.bar(np.arange(len(v)), v, color=np.where(v >= 0, "#c0392b", "#2e6da4"), width=0.8)
+        ax.axhline(0, color="grey", lw=0.6)
+        ax.set_title(label + f" ({len(v)})", fontsize=9)
+        ax.tick_params(labelsize=7)
+    orders_note = f", order {order} of {orders}" if orders > 1 else ""
+    fig.suptitle(f"Co-action {name}: induction id {induction_id} → micro-MLP, feed id {feed_id}{orders_note}",
+                 fontsize=10)
+    return fig
+
+
+def coaction_explorer(model: Any, pair: str | None = None, induction_ids: Sequence[int] | None = None,
+                      feed_ids: Sequence[int] | None = None, batch: Batch | None = None, order: int = 1,
+                      static: bool | None = None) -> Any:
+    """Pick an induction id and a feed id → CAN's micro-MLP and what it does to that feed (CAN Eq. 5–9, 11).
+
+    The induction id's vector ``P_induction`` is cut into the micro-MLP's weights and biases
+    (‖_i (w_i ‖ b_i), Eq. 5–6), drawn as heatmaps (bias as the last row ``b``); the feed id's vector
+    ``P_feed`` (to the power c for order c, Eq. 11) runs through it, and every layer's output h_1 … h_L is
+    drawn (Eq. 7–9). The explorer checks its reshaping against the unit's own output
+    (:meth:`ctrviz.nn.coaction.CoAction.per_position` of a one-row batch holding the two ids) and raises a
+    RuntimeError if they differ.
+
+    Args:
+        model: a :class:`~ctrviz.models.can.CAN` (or any model with a ``coaction`` unit), or a
+            :class:`~ctrviz.nn.coaction.CoAction`.
+        pair: ``"induction×feed"`` name (``model.pair_names``); default the first pair.
+        induction_ids, feed_ids: the ids to choose from; default the ids of ``batch`` (most frequent first,
+            at most 30), else the first 30 known ids (from 2) of each vocabulary.
+        batch: rows whose ids to offer (e.g. ``data.test``).
+        order: the feed order c shown first (1 … C).
+        static: see the module docstring.
+
+    Returns:
+        the Figure (static), or an ``ipywidgets.VBox`` with controls ``pair``, ``induction``, ``feed``,
+        ``order`` (Dropdowns) and the current ``induction_vector`` (D'·C_w,), ``weights`` (L tensors
+        (d_in, d_out)), ``biases`` (L tensors or ``None``), ``feed_vector`` (h_0 = P_feed^c), ``outputs`` (L
+        tensors h_i), ``unit_output`` (the unit's output (O,), all orders combined), ``max_abs_diff``
+        (reshaped vs the unit's own output) and ``figure``.
+
+    Example:
+        >>> from ctrviz.data.schema import Field, Pair, Schema
+        >>> from ctrviz.models.can import CAN, CANConfig
+        >>> s = Schema((Field("item", "sparse", vocab_size=6),
+        ...             Field("hist", "sequence", vocab="item", vocab_size=6, max_len=3)), (Pair("item", "hist"),))
+        >>> model = CAN(s, CANConfig(embed_dim=4, hidden=(8,), micro_layers=(4, 3, 2)))
+        >>> fig = coaction_explorer(model, static=True)               # induction id 2, feed id 2
+        >>> [a.get_title() for a in fig.axes[:2]]
+        ['layer 1: w1 (4×3) + b1', 'layer 2: w2 (3×2) + b2']
+        >>> plt.close("all")
+    """
+    func = "coaction_explorer"
+    unit = _coaction_unit(model, func)
+    names = list(unit.names)
+    pair = names[0] if pair is None else pair
+    if pair not in names:
+        raise ValueError(f"{func}: pair must be one of {names}, got {pair!r}")
+    orders = unit.config.orders
+    if isinstance(order, bool) or not isinstance(order, int) or not 1 <= order <= orders:
+        raise ValueError(f"{func}: order must be an int in [1, {orders}], got {order!r}")
+    given = (induction_ids, feed_ids)
+
+    def options(k: int) -> tuple[list[int], list[int]]:
+        p = unit.pairs[k]
+        return (_id_options(given[0], batch, unit, p.induction, 0, func, "induction"),
+                _id_options(given[1], batch, unit, p.feed, OOV_ID, func, "feed"))
+
+    k0 = names.index(pair)
+    ind_opts, feed_opts = options(k0)
+    if _static(static, func):
+        return _coaction_state(unit, k0, ind_opts[0], feed_opts[0], order)["figure"]
+    widgets = _ipywidgets()
+    small = widgets.Layout(width="190px")
+    pair_box = widgets.Dropdown(options=names, value=pair, description="pair", layout=widgets.Layout(width="260px"))
+    ind_box = widgets.Dropdown(options=ind_opts, value=ind_opts[0], description="induction", layout=small)
+    feed_box = widgets.Dropdown(options=feed_opts, value=feed_opts[0], description="feed", layout=small)
+    order_box = widgets.Dropdown(options=list(range(1, orders + 1)), value=order, description="order", layout=small)
+    box = _panel(widgets, [pair_box, ind_box, feed_box, order_box], widgets.HTML(), widgets.Image(format="png"))
+    _attach(box, pair=pair_box, induction=ind_box, feed=feed_box, order=order_box, info=box.children[1],
+            image=box.children[2])
+
+    def info(s: dict[str, Any]) -> str:
+        out = ", ".join(f"{x:.3g}" for x in s["unit_output"].tolist())
+        return (f"<b>{html.escape(pair_box.value)}</b>: F(u, m) = ‖ h_i = [{html.escape(out)}] "
+                f"(the unit's own output, orders combined; the reshaped micro-MLP matches it to "
+                f"{s['max_abs_diff']:.1e})")
+
+    update = _updater(box, lambda: _coaction_state(unit, names.index(pair_box.value), ind_box.value,
+                                                   feed_box.value, order_box.value), info)
+    busy = []
+
+    def on_pair(change: object) -> None:
+        busy.append(True)                                     # one redraw, after both option lists change
+        try:
+            ind, feed = options(names.index(pair_box.value))
+            ind_box.options, ind_box.value = ind, ind[0]
+            feed_box.options, feed_box.value = feed, feed[0]
+        finally:
+            busy.pop()
+        update()
+
+    def on_value(change: object) -> None:
+        if not busy:
+            update()
+
+    pair_box.observe(on_pair, names="value")
+    for control in (ind_box, feed_box, order_box):
+        control.observe(on_value, names="value")
+    update()
+    return box
