@@ -31,10 +31,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import MaxNLocator
 
-from ctrviz.experiments import planted_pair_ranks
+from ctrviz.experiments import kept_at_ratio, planted_pair_ranks
 from ctrviz.lemmas import TOLERANCE
-from ctrviz.models.aoanet import select_gates
-from ctrviz.nn.gin import GINLayer
 
 
 def plot_model_comparison(results: pd.DataFrame, oracle_auc: float | None = None, metric: str = "auc",
@@ -83,6 +81,7 @@ def plot_training_curves(histories: Mapping[str, pd.DataFrame], metric: str = "v
         _, ax = plt.subplots(figsize=(6, 3.5))
     sns.lineplot(data=pd.concat(frames, ignore_index=True), x="epoch", y=metric, hue="model", marker="o", ax=ax)
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))     # epochs are whole numbers
     ax.set_ylabel(metric.replace("valid_", "validation ").replace("auc", "AUC").replace("_", " "))
     ax.set_title("Validation curves")
     return ax.figure
@@ -393,35 +392,6 @@ def plot_interaction_heatmap(interactions: pd.DataFrame, layer: int = 1,
     return ax.figure
 
 
-def _kept_at_ratio(interactions: pd.DataFrame, ratio: float, ranking: str) -> pd.Series:
-    """The ``kept`` column :func:`ctrviz.models.aoanet.select_gates` would set at ``ratio``, every listed α a candidate.
-
-    Rebuilds one :class:`~ctrviz.nn.gin.GINLayer` per layer of the table (α from the table, the listed pairs
-    open) with the nodes in first-seen order, i.e. the model's, so ties break as they do in the model.
-    """
-    layers, where = [], []
-    for li in sorted(pd.unique(interactions["layer"]).tolist()):
-        t = interactions[interactions["layer"] == li]
-        left = {n: i for i, n in enumerate(dict.fromkeys(t["left"]))}
-        right = {n: i for i, n in enumerate(dict.fromkeys(t["right"]))}
-        s = torch.tensor(t["subspace"].to_numpy(dtype=np.int64))
-        u = torch.tensor([left[n] for n in t["left"]], dtype=torch.int64)
-        v = torch.tensor([right[n] for n in t["right"]], dtype=torch.int64)
-        layer = GINLayer(len(left), len(right), 1, int(s.max()) + 1)
-        with torch.no_grad():
-            layer.alpha.zero_()
-            layer.gate.zero_()
-            layer.alpha[s, u, v] = torch.tensor(t["alpha"].to_numpy(dtype=np.float32))
-            layer.gate[s, u, v] = 1.0
-        layers.append(layer)
-        where.append((t.index, s, u, v))
-    gates = select_gates(layers, ratio, ranking)
-    kept = pd.Series(False, index=interactions.index)
-    for gate, (index, s, u, v) in zip(gates, where, strict=True):
-        kept.loc[index] = (gate[s, u, v] > 0).numpy()
-    return kept
-
-
 def plot_pruning_mask(interactions: pd.DataFrame, layer: int = 1, ratio: float | None = None,
                       ranking: Literal["subspace", "layer", "global"] = "subspace",
                       planted: Sequence[tuple[str, str]] | None = None,
@@ -467,7 +437,7 @@ def plot_pruning_mask(interactions: pd.DataFrame, layer: int = 1, ratio: float |
         if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 < ratio <= 1:
             raise ValueError(f"{func}: ratio must be a number in (0, 1] or None, got {ratio!r}")
         _choice(ranking, ("subspace", "layer", "global"), func, "ranking")
-        interactions = interactions.assign(kept=_kept_at_ratio(interactions, float(ratio), ranking))
+        interactions = interactions.assign(kept=kept_at_ratio(interactions, float(ratio), ranking))
     t = _layer_rows(interactions, layer, func)
     if planted and layer != 1:
         raise ValueError(f"{func}: planted pairs are field × field, so only for layer 1, got layer={layer}")

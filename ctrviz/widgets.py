@@ -48,10 +48,10 @@ from torch import Tensor
 
 from ctrviz.data.batch import Batch
 from ctrviz.data.schema import FIRST_ID, OOV_ID, PAD_ID
-from ctrviz.experiments import planted_pair_ranks
+from ctrviz.experiments import kept_at_ratio, planted_pair_ranks
 from ctrviz.lemmas import LEMMAS, check, lemma_weight_models, lemma_weights
 from ctrviz.nn.coaction import CoAction
-from ctrviz.plots import _kept_at_ratio, plot_interaction_heatmap, plot_pruning_mask
+from ctrviz.plots import plot_interaction_heatmap, plot_pruning_mask
 
 DPI = 80
 _MAX_IDS = 30
@@ -411,7 +411,7 @@ def pruning_explorer(interactions: pd.DataFrame, planted: Sequence[tuple[str, st
     data = interactions.drop(columns=["kept"], errors="ignore")
 
     def state(r: float, shown_layer: int, how: str) -> dict[str, Any]:
-        kept = _kept_at_ratio(data, float(r), ranking)
+        kept = kept_at_ratio(data, float(r), ranking)
         marked = data.assign(kept=kept)
         marks = planted if shown_layer == 1 else None
         if how == "mask":

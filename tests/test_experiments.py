@@ -107,7 +107,10 @@ def test_summarize_means_stds_and_relative_parameters():
 def test_subsample_is_seeded_and_bounded(data):
     a, b = subsample(data, 100, 30), subsample(data, 100, 30)
     assert (len(a.train), len(a.valid), len(a.test)) == (100, 30, 30)
-    assert (a.train.sparse == b.train.sparse).all() and "oracle_auc" not in a.info
+    assert (a.train.sparse == b.train.sparse).all()
+    from sklearn.metrics import roc_auc_score
+    assert len(a.info["logit_parts"]["test"]["main"]) == 30
+    assert a.info["oracle_auc"] == pytest.approx(roc_auc_score(a.test.label.numpy(), a.info["prob"]["test"]))
     assert len(subsample(data, 10**6, 10**6).train) == len(data.train)
 
 
