@@ -336,9 +336,9 @@ def _can_fm(gen: torch.Generator, B: int, F: int, D: int) -> float:
     _randomize(unit, gen)
     ids = torch.randint(2, F + 2, (B, 2), generator=gen)
     out = unit(Batch(ids, torch.zeros(B, 0, dtype=DTYPE), {}, torch.zeros(B, dtype=DTYPE)))[:, 0, 0]   # (B,)
-    induction = unit.induction.weight[unit.ind_offsets[0] + ids[:, 0]]   # (B, D) P_induction of a
-    feed = unit.feed.weight[unit.feed_off_0[0] + ids[:, 1]]              # (B, D) P_feed of b
-    return _err(out, (induction * feed).sum(-1))
+    (weight, _), = unit.micro_mlp(0, ids[:, 0])                          # (B, 1, D, 1): P_induction of a
+    feed = unit.feed_vectors(0, ids[:, 1])                               # (B, D) P_feed of b
+    return _err(out, (weight[:, 0, :, 0] * feed).sum(-1))
 
 
 _SWAP = "pairing (u, v) = (x_l, x_0), the proof's order; GIN's (x_0, x_l) is the next row"

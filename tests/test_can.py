@@ -208,3 +208,26 @@ def test_can_dien_adds_the_coaction_outputs_to_dien_head():
     logits, aux = both.forward_with_aux(b)
     (torch.nn.functional.binary_cross_entropy_with_logits(logits, b.label) + aux).backward()
     assert both.coaction.induction.weight.grad.abs().sum() > 0 and torch.isfinite(aux)
+
+
+@torch.no_grad()
+def test_micro_mlp_and_feed_vectors_rebuild_the_unit_output():
+    """The public accessors give the same numbers as forward: h ← tanh(h W + b) per layer, outputs concatenated,
+    orders h, h², h³ summed (Eq. 5–11)."""
+    s = Schema((Field("a", "sparse", vocab_size=5), Field("b", "sparse", vocab_size=6)), (Pair("a", "b"),))
+    unit = CoAction(s, config=CoActionConfig(layers=(4, 3, 2), orders=3, init_std=0.5))
+    ida, idb = torch.tensor([2, 4, 3]), torch.tensor([5, 2, 3])
+    b = Batch(torch.stack([ida, idb], 1), torch.zeros(3, 0), {}, torch.zeros(3))
+    layers, feed = unit.micro_mlp("a×b", ida), unit.feed_vectors(0, idb)
+    want = 0
+    for c in (1, 2, 3):
+        h, outs = feed ** c, []
+        for w, bias in layers:
+            h = torch.tanh(torch.einsum("ni,nio->no", h, w[:, 0]) + bias[:, 0])
+            outs.append(h)
+        want = want + torch.cat(outs, 1)
+    assert torch.allclose(unit(b)[:, 0], want, atol=1e-6)
+    with pytest.raises(ValueError, match="unknown co-action pair 'b×a'"):
+        unit.micro_mlp("b×a", ida)
+    with pytest.raises(ValueError, match="out of range"):
+        unit.feed_vectors(3, idb)

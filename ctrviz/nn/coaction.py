@@ -210,6 +210,53 @@ class CoAction(nn.Module):
         out = out.sum(2) if cfg.order_combine == "sum" else out.transpose(2, 3).flatten(3)  # (B, P_b, T, O)
         return out * mask.unsqueeze(-1).to(out.dtype), mask                     # padding zeroed
 
+    def _pair_index(self, pair: int | str) -> int:
+        if isinstance(pair, str):
+            if pair not in self.names:
+                raise ValueError(f"unknown co-action pair {pair!r}; pairs: {list(self.names)}")
+            return self.names.index(pair)
+        if not 0 <= pair < len(self.pairs):
+            raise ValueError(f"pair index {pair} out of range 0..{len(self.pairs) - 1}")
+        return pair
+
+    def micro_mlp(self, pair: int | str, ids: Tensor) -> list[tuple[Tensor, Tensor | None]]:
+        """The micro-MLP that induction ids set up for ``pair`` (Eq. 5–6): P_induction split into layers.
+
+        Args:
+            pair: index or name (``"item×hist_item"``) of the pair.
+            ids: (N,) ids of the pair's induction field (schema ids: 2 = the first value).
+
+        Returns:
+            one ``(weight (N, C_w, d_in, d_out), bias (N, C_w, d_out) or None)`` per layer, where C_w is the
+            number of orders with their own parameters (C with order independence, else 1). The feed vector
+            h of order c runs through them as ``h ← act(h @ weight + bias)``.
+
+        Example:
+            >>> from ctrviz.data.schema import Field
+            >>> s = Schema((Field("a", "sparse", vocab_size=4), Field("b", "sparse", vocab_size=4)), (Pair("a", "b"),))
+            >>> unit = CoAction(s, config=CoActionConfig(layers=(4, 3, 2)))
+            >>> [(tuple(w.shape), tuple(b.shape)) for w, b in unit.micro_mlp("a×b", torch.tensor([2]))]
+            [((1, 1, 4, 3), (1, 1, 3)), ((1, 1, 3, 2), (1, 1, 2))]
+        """
+        k, cfg = self._pair_index(pair), self.config
+        w = self.induction(ids + self.ind_offsets[k]).view(len(ids), self.order_tables, -1)   # (N, C_w, D')
+        layers, pos = [], 0
+        for d_in, d_out in zip(cfg.layers[:-1], cfg.layers[1:], strict=True):
+            weight = w[..., pos:pos + d_in * d_out].unflatten(-1, (d_in, d_out))           # (N, C_w, d_in, d_out)
+            pos += d_in * d_out
+            bias = w[..., pos:pos + d_out] if cfg.bias else None                           # (N, C_w, d_out)
+            pos += d_out if cfg.bias else 0
+            layers.append((weight, bias))
+        return layers
+
+    def feed_vectors(self, pair: int | str, ids: Tensor) -> Tensor:
+        """P_feed of ids of ``pair``'s feed field (its own table, or the main embedding's without parameter
+        independence): (N,) → (N, D)."""
+        k = self._pair_index(pair)
+        i = next(i for i in range(len(self.buckets)) if k in getattr(self, f"pairs_{i}").tolist())
+        j = getattr(self, f"pairs_{i}").tolist().index(k)
+        return self._feed_table()(ids + getattr(self, f"feed_off_{i}")[j])              # (N, D)
+
     def _inputs(self, batch: Batch) -> tuple[Tensor, Tensor]:
         seqs = [batch.seqs[n] for n in self.schema.seq_names]
         all_ids = torch.cat([batch.sparse, *seqs], 1)                           # (B, F_s + ΣT)
