@@ -465,30 +465,24 @@ def _coaction_unit(model: Any, func: str) -> CoAction:
 
 
 def _micro_mlp(unit: CoAction, k: int, induction_id: int, order: int) -> tuple[Tensor, list[Tensor], list[Tensor]]:
-    """P_induction (D'·C_w,) of pair k and id, and the micro-MLP of order ``order`` it reshapes into (Eq. 5–6):
-    ‖_i (w_i ‖ b_i), each w_i (d_in, d_out) row-major, b_i (d_out,) when ``bias``."""
-    cfg = unit.config
-    vector = unit.induction.weight[unit.ind_offsets[k] + induction_id].detach()        # (D'·C_w,)
-    part = vector.view(unit.order_tables, -1)[order - 1 if unit.order_tables > 1 else 0]  # (D',)
-    weights, biases, pos = [], [], 0
-    for d_in, d_out in zip(cfg.layers[:-1], cfg.layers[1:], strict=True):
-        weights.append(part[pos:pos + d_in * d_out].view(d_in, d_out))                 # (d_in, d_out)
-        pos += d_in * d_out
-        if cfg.bias:
-            biases.append(part[pos:pos + d_out])                                        # (d_out,)
-            pos += d_out
+    """P_induction (D'·C_w,) of pair k and id, and the micro-MLP of order ``order`` it reshapes into (Eq. 5–6),
+    from :meth:`CoAction.micro_mlp`: each w_i (d_in, d_out), b_i (d_out,) when ``bias``."""
+    ids = torch.tensor([induction_id], device=unit.induction.weight.device)
+    with torch.no_grad():
+        layers = unit.micro_mlp(k, ids)                                                 # per layer (1, C_w, …)
+    c = order - 1 if unit.order_tables > 1 else 0
+    weights = [w[0, c] for w, _ in layers]                                              # (d_in, d_out) each
+    biases = [b[0, c] for _, b in layers if b is not None]                              # (d_out,) each
+    # P_induction itself: per order table, every layer's weights then its bias (the layout micro_mlp splits)
+    vector = torch.cat([t.flatten() for o in range(unit.order_tables) for w, b in layers
+                        for t in ((w[0, o], b[0, o]) if b is not None else (w[0, o],))])   # (D'·C_w,)
     return vector, weights, biases
 
 
 def _feed_vector(unit: CoAction, k: int, feed_id: int) -> Tensor:
-    """P_feed (D,) of pair k's feed id: the unit's feed table, or the model's main embedding."""
-    table = unit.feed if unit.main_embedding is None else unit.main_embedding.table
-    for i in range(len(unit.buckets)):
-        ks = getattr(unit, f"pairs_{i}").tolist()
-        if k in ks:
-            offset = getattr(unit, f"feed_off_{i}")[ks.index(k)]
-            return table.weight[offset + feed_id].detach()                              # (D,)
-    raise RuntimeError(f"pair {k} is in no bucket of the co-action unit")
+    """P_feed (D,) of pair k's feed id (:meth:`CoAction.feed_vectors`)."""
+    with torch.no_grad():
+        return unit.feed_vectors(k, torch.tensor([feed_id], device=unit.induction.weight.device))[0]   # (D,)
 
 
 def _run_mlp(h: Tensor, weights: Sequence[Tensor], biases: Sequence[Tensor], tanh: bool) -> list[Tensor]:
