@@ -104,6 +104,7 @@ def _attach(box: Any, **values: Any) -> None:
 
 
 def _panel(widgets: ModuleType, controls: Sequence[Any], info: Any, image: Any) -> Any:
+    image.layout.align_self = "flex-start"     # natural size: a VBox would stretch the PNG to the cell width
     return widgets.VBox([widgets.HBox(list(controls)), info, image])
 
 
