@@ -222,12 +222,13 @@ def data_fingerprint(data: CTRData) -> str:
 
 def run_key(spec: RunSpec, train: TrainConfig, fingerprint: str) -> str:
     """The cache key of a run: sha256 of the resolved model config, the train config (minus what only
-    changes how it is shown or where it is written) and the data fingerprint."""
+    changes how it is shown or where it is written), the data fingerprint, the torch version and
+    ``_CACHE_VERSION`` (bumped when ctrviz changes what a run computes)."""
     cfg = make_config(spec.model, dict(spec.config))
     tc = {k: v for k, v in dataclasses.asdict(train).items() if k not in ("progress", "checkpoint_dir", "resume")}
     tc["seed"] = spec.seed
     text = json.dumps({"model": spec.model, "config": dataclasses.asdict(cfg), "train": tc, "data": fingerprint,
-                       "version": _CACHE_VERSION}, sort_keys=True, default=str)
+                       "version": _CACHE_VERSION, "torch": torch.__version__}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
