@@ -42,9 +42,9 @@ from torch import Tensor, nn
 
 from ctrviz.data.batch import Batch
 from ctrviz.data.schema import Schema
-from ctrviz.models.dcn import AOANetDeepConfig, check_positive
+from ctrviz.models.dcn import AOANetDeepConfig
 from ctrviz.models.ffm import check_pairwise
-from ctrviz.models.registry import register
+from ctrviz.models.registry import check_positive, register
 from ctrviz.nn import MLP, FieldEmbedding
 
 

@@ -41,19 +41,11 @@ from torch import Tensor, nn
 from ctrviz.data.batch import Batch
 from ctrviz.data.schema import Schema
 from ctrviz.models.dnn import DNNConfig
-from ctrviz.models.registry import register
+from ctrviz.models.registry import check_positive, register
 from ctrviz.nn import MLP, FieldEmbedding
 from ctrviz.nn.mlp import Activation
 
 Structure = Literal["parallel", "stacked"]
-
-
-def check_positive(config: object, *names: str) -> None:
-    """``ValueError`` naming the field unless every ``config.<name>`` is an int >= 1."""
-    for name in names:
-        v = getattr(config, name)
-        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-            raise ValueError(f"{type(config).__name__}.{name} must be an int >= 1, got {v!r}")
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from torch import Tensor, nn
 
 from ctrviz.data.batch import Batch
 from ctrviz.data.schema import Schema
-from ctrviz.models.registry import register
+from ctrviz.models.registry import check_positive, register
 from ctrviz.nn import MLP, FieldEmbedding
 from ctrviz.nn.gin import GINLayer, Pairing, pair_mask
 from ctrviz.nn.mlp import Activation
@@ -70,10 +70,7 @@ class GINConfig:
     literal: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("embed_dim", "layers", "subspaces"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{type(self).__name__}.{name} must be an int >= 1, got {v!r}")
+        check_positive(self, "embed_dim", "layers", "subspaces")
         if self.pairing not in ("all", "distinct", "upper"):
             raise ValueError(f"{type(self).__name__}.pairing must be 'all', 'distinct' or 'upper', "
                              f"got {self.pairing!r}")

@@ -107,3 +107,11 @@ def prepare_data(name: str, data: CTRData, config: object | dict | None = None) 
 def list_models() -> pd.DataFrame:
     """The registered models as a DataFrame (name, summary, paper)."""
     return pd.DataFrame([{"name": s.name, "summary": s.summary, "paper": s.paper} for s in MODELS.values()])
+
+
+def check_positive(config: object, *names: str) -> None:
+    """``ValueError`` naming the field unless every ``config.<name>`` is an int >= 1."""
+    for name in names:
+        v = getattr(config, name)
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise ValueError(f"{type(config).__name__}.{name} must be an int >= 1, got {v!r}")
