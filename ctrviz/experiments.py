@@ -225,7 +225,8 @@ def run_key(spec: RunSpec, train: TrainConfig, fingerprint: str) -> str:
     changes how it is shown or where it is written), the data fingerprint, the torch version and
     ``_CACHE_VERSION`` (bumped when ctrviz changes what a run computes)."""
     cfg = make_config(spec.model, dict(spec.config))
-    tc = {k: v for k, v in dataclasses.asdict(train).items() if k not in ("progress", "checkpoint_dir", "resume")}
+    tc = {k: v for k, v in dataclasses.asdict(train).items() if k not in ("progress", "checkpoint_dir", "resume")
+          and not (k in _ADDED_FIELDS and v == _ADDED_FIELDS[k])}
     tc["seed"] = spec.seed
     text = json.dumps({"model": spec.model, "config": dataclasses.asdict(cfg), "train": tc, "data": fingerprint,
                        "version": _CACHE_VERSION, "torch": torch.__version__}, sort_keys=True, default=str)
@@ -233,6 +234,9 @@ def run_key(spec: RunSpec, train: TrainConfig, fingerprint: str) -> str:
 
 
 _CACHE_VERSION = 1          # bump when a result row's meaning changes
+# TrainConfig fields added since version 1, with their defaults: hashed only when set to something else, so
+# the runs cached before a field existed (which ran with its default) keep their keys.
+_ADDED_FIELDS = {"fused": False}
 
 
 def sweep(runs: Sequence[RunSpec], data: CTRData, train: TrainConfig | None = None, *,

@@ -14,8 +14,15 @@ the caller builds it — seed before building (``seed_everything(0); model = MyM
 CLI does this). Then the same seed gives bit-identical histories on CPU.
 
 AMP: ``amp="auto"`` runs forward passes under bf16 autocast on CUDA GPUs with native bf16 (compute
-capability ≥ 8.0) and never on CPU, where bf16 is slow without AMX and would break bit-exact runs;
-``amp=True`` on a CPU device is a ``ValueError``. bf16 needs no gradient scaler; the loss is float32.
+capability ≥ 8.0) and never on CPU, so CPU runs stay float32 and bit-exact. ``amp=True`` asks for bf16
+autocast explicitly: on such a GPU, or on a CPU with native bf16 instructions (AVX512-BF16 or AMX, where
+oneDNN's bf16 matrix products run about twice as fast as float32 ones: ``benchmarks/peer_throughput.py``);
+elsewhere it is a ``ValueError``. bf16 needs no gradient scaler; the loss and the weights stay float32.
+
+Speed options, off by default because they change results in the last bits (cached runs and the figures
+in the README were measured without them): ``fused=True`` steps the optimizer with torch's one-pass fused
+kernel instead of the per-tensor loop of element-wise ops (on CPU that loop allocates several temporaries
+the size of the embedding table every step); ``amp=True`` on a bf16 CPU as above.
 
 Divergence: on CPU the loss is checked every step before the update (free there); on CUDA the epoch's
 running loss sum (kept on the device, so steps never wait for the host) is read every
@@ -78,7 +85,10 @@ class TrainConfig:
         restore_best: load the weights of the best validation-AUC epoch at the end.
         grad_clip: max global gradient L2 norm, or ``None``.
         device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, …
-        amp: ``"auto"`` (bf16 autocast on a bf16-capable GPU), ``True`` (CUDA only) or ``False``.
+        amp: ``"auto"`` (bf16 autocast on a bf16-capable GPU, never on CPU), ``True`` (bf16 autocast; needs such a
+            GPU or a CPU with native bf16) or ``False``.
+        fused: use the optimizer's fused implementation (``torch.optim.Adam(..., fused=True)`` etc.): faster,
+            equal up to float rounding.
         compile: wrap the model in ``torch.compile`` (weights and checkpoints stay the plain model's).
         seed: seeds dropout and the shuffle order (seed the model's init yourself, see module doc).
         progress: show tqdm bars (epochs, and steps within an epoch); ``False`` prints nothing.
@@ -96,6 +106,7 @@ class TrainConfig:
     grad_clip: float | None = None
     device: str = "auto"
     amp: bool | str = "auto"
+    fused: bool = False
     compile: bool = False
     seed: int = 0
     progress: bool = True
@@ -116,15 +127,16 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{name} must be a finite number {'>=' if zero_ok else '>'} 0, got {v!r}")
         if self.optimizer not in _OPTIMIZERS:
             raise ValueError(f"TrainConfig.optimizer must be one of {sorted(_OPTIMIZERS)}, got {self.optimizer!r}")
-        for name in ("restore_best", "compile", "progress", "resume"):
+        for name in ("restore_best", "fused", "compile", "progress", "resume"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"TrainConfig.{name} must be True or False, got {getattr(self, name)!r}")
         if not (isinstance(self.amp, bool) or self.amp == "auto"):
             raise ValueError(f"TrainConfig.amp must be 'auto', True or False, got {self.amp!r}")
         device = resolve_device(self.device)  # ValueError "device: ..." for an unknown or absent device
         if self.amp is True and not _bf16_ok(device):
-            raise ValueError(f"TrainConfig.amp=True needs a CUDA GPU with bf16 (compute capability >= 8.0), the "
-                             f"device is {device}; use amp='auto' (bf16 on such GPUs, off elsewhere) or amp=False")
+            raise ValueError(f"TrainConfig.amp=True needs a CUDA GPU with bf16 (compute capability >= 8.0) or a CPU "
+                             f"with native bf16 (AVX512-BF16/AMX), the device is {device} without; use amp='auto' "
+                             f"(bf16 on such GPUs, off elsewhere) or amp=False")
         if self.checkpoint_dir is not None and not isinstance(self.checkpoint_dir, (str, Path)):
             raise ValueError(f"TrainConfig.checkpoint_dir must be a path string or None, got {self.checkpoint_dir!r}")
         if self.resume and self.checkpoint_dir is None:
@@ -201,7 +213,7 @@ class Trainer:
         ddp, main = distributed.active(), distributed.is_main()
         if ddp:  # torchrun: this rank's GPU; batch_size must split evenly over the ranks
             device = distributed.check_setup(device, cfg.batch_size)
-        amp = cfg.amp is True or (cfg.amp == "auto" and _bf16_ok(device))
+        amp = cfg.amp is True or (cfg.amp == "auto" and _bf16_ok(device, cpu=False))
         if len(data.train) == 0:
             raise ValueError("data.train has no rows")
         seed_everything(cfg.seed)
@@ -210,7 +222,8 @@ class Trainer:
         params = [p for p in model.parameters() if p.requires_grad]
         if not params:
             raise ValueError("the model has no trainable parameters")
-        opt = _OPTIMIZERS[cfg.optimizer](params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        opt = _OPTIMIZERS[cfg.optimizer](params, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                         **({"fused": True} if cfg.fused else {}))
         ckpt = Path(cfg.checkpoint_dir) / "last.pt" if cfg.checkpoint_dir is not None else None
         st: dict[str, Any] = {"epoch": 0, "history": [], "best_state": None, "best_auc": -inf,
                               "best_epoch": 0, "bad_epochs": 0}
@@ -343,8 +356,12 @@ def _evaluate(model: nn.Module, split: Batch, batch_size: int, amp: bool) -> dic
     return evaluate(split.label, distributed.all_gather_rows(mine).numpy(), split.group)
 
 
-def _bf16_ok(device: torch.device) -> bool:
-    return device.type == "cuda" and torch.cuda.get_device_capability(device) >= (8, 0)
+def _bf16_ok(device: torch.device, cpu: bool = True) -> bool:
+    """Native bf16 on ``device``: a CUDA GPU of compute capability >= 8.0, or (``cpu``) a CPU with AVX512-BF16/AMX."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_capability(device) >= (8, 0)
+    return cpu and device.type == "cpu" and torch.backends.mkldnn.is_available() \
+        and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def _check_logits(logits: Tensor, n: int) -> None:

@@ -176,9 +176,6 @@ def test_check_setup_errors():
         distributed.check_setup(cpu, 1, world=2, backend="gloo")
     with pytest.raises(ValueError, match="process group uses nccl .* TrainConfig.device is cpu"):
         distributed.check_setup(cpu, 1024, world=2, backend="nccl")
-    # bf16 autocast needs a CUDA GPU, so amp=True with a gloo (CPU) group fails when the config is built
-    with pytest.raises(ValueError, match="amp=True needs a CUDA GPU"):
-        TrainConfig(amp=True, device="cpu")
 
 
 @pytest.mark.parametrize("m", [1, 2, 7, 200])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pandas as pd
@@ -74,6 +75,7 @@ def test_run_key_depends_on_everything_that_changes_the_result(data):
     assert key == run_key(RunSpec("dnn", setting={"x": 1}, label="other"), TRAIN, fp)  # labels only
     assert key == run_key(RunSpec("dnn"), TrainConfig(epochs=1, batch_size=256, lr=1e-2, progress=True), fp)
     assert key != run_key(RunSpec("dnn", seed=1), TRAIN, fp)
+    assert key != run_key(RunSpec("dnn"), dataclasses.replace(TRAIN, fused=True), fp)
     assert key != run_key(RunSpec("dnn", {"embed_dim": 8}), TRAIN, fp)
     assert key != run_key(RunSpec("dnn"), TRAIN, fp[:-1] + "0")
 

@@ -235,11 +235,33 @@ def test_config_errors(kw, match):
         TrainConfig(**kw)
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="CPU-only check")
-def test_amp_true_on_cpu_is_an_error():
-    with pytest.raises(ValueError, match="amp=True needs a CUDA GPU"):
+def test_amp_true_needs_native_bf16(monkeypatch):
+    monkeypatch.setattr(train_mod, "_bf16_ok", lambda device, cpu=True: False)
+    with pytest.raises(ValueError, match="amp=True needs a CUDA GPU .* or a CPU with native bf16"):
         TrainConfig(amp=True, device="cpu")
     assert TrainConfig(amp="auto", device="cpu").amp == "auto"
+
+
+@pytest.mark.skipif(not train_mod._bf16_ok(torch.device("cpu")), reason="this CPU has no native bf16")
+def test_amp_true_on_a_bf16_cpu_trains_in_bf16_and_keeps_float32_weights():
+    m32, r32 = fit(epochs=3)
+    m16, r16 = fit(epochs=3, amp=True)
+    assert r16.valid["auc"] > 0.95 and all(p.dtype == torch.float32 for p in m16.parameters())
+    batch = make_data().test
+    p32, p16 = predict(m16, batch), predict(m16, batch, amp=True)
+    assert 0 < np.abs(p32 - p16).max() < 0.02       # bf16 really ran, and stays close to float32
+    assert not no_time(r32.history).equals(no_time(r16.history))
+
+
+def test_fused_optimizer_equals_the_default_up_to_rounding():
+    for opt in ("adam", "adamw", "adagrad", "sgd"):
+        m1, r1 = fit(dropout_model, epochs=2, optimizer=opt, lr=0.05)
+        m2, r2 = fit(dropout_model, epochs=2, optimizer=opt, lr=0.05, fused=True)
+        for a, b in zip(m1.state_dict().values(), m2.state_dict().values(), strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+        assert abs(r1.valid["auc"] - r2.valid["auc"]) < 1e-3
+    with pytest.raises(ValueError, match="fused must be True or False"):
+        TrainConfig(fused="yes")
 
 
 def test_wrong_output_shape_fails_before_any_file(tmp_path):
