@@ -152,7 +152,7 @@ class Reproduction:
 
 
 def reproduce(name: str, data: CTRData, *, seeds: int = 5, quick: bool = False, train: TrainConfig | None = None,
-              out: str | Path = "ctrviz-out/reproduce", cache: str | Path | None = None,
+              out: str | Path | None = "ctrviz-out/reproduce", cache: str | Path | None = None,
               progress: bool = True) -> Reproduction:
     """Run spec ``name`` on ``data``, summarise, plot, write ``<out>/<name>-<data>[-quick].{csv,png}``.
 
@@ -161,7 +161,8 @@ def reproduce(name: str, data: CTRData, *, seeds: int = 5, quick: bool = False, 
         data: the dataset (``quick`` subsamples it).
         seeds: runs per grid point (ignored when ``quick``: one).
         train: training settings; default :func:`default_train`.
-        out: folder for the CSV files (``…-runs.csv`` every run, ``….csv`` the summary) and the PNG.
+        out: folder for the CSV files (``…-runs.csv`` every run, ``….csv`` the summary) and the PNG, or ``None``
+            to write nothing (``Reproduction.files`` is then empty).
         cache: :func:`~ctrviz.experiments.sweep`'s result cache folder, or ``None``.
         progress: a bar over the runs.
 
@@ -172,8 +173,8 @@ def reproduce(name: str, data: CTRData, *, seeds: int = 5, quick: bool = False, 
         raise ValueError(f"unknown experiment {name!r}; known: {', '.join(SPECS)}")
     if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
         raise ValueError(f"seeds must be an int >= 1, got {seeds!r}")
-    out = Path(out)
-    if out.exists() and not out.is_dir():
+    out = None if out is None else Path(out)
+    if out is not None and out.exists() and not out.is_dir():
         raise ValueError(f"out {out} exists and is not a folder; pass another path")
     spec = SPECS[name]
     if quick:
@@ -182,6 +183,8 @@ def reproduce(name: str, data: CTRData, *, seeds: int = 5, quick: bool = False, 
     runs = sweep(spec.runs(seeds, quick), data, train, cache=cache, progress=progress)
     summary = summarize(runs, base=spec.base)
     figure = plot_spec(spec, summary, data)
+    if out is None:
+        return Reproduction(spec, runs, summary, figure, {})
     stem = f"{name}-{data.name}{'-quick' if quick else ''}"
     buf = io.BytesIO()
     figure.savefig(buf, format="png", dpi=110)

@@ -128,6 +128,14 @@ def test_every_spec_runs_in_quick_mode(name, data, tmp_path):
         assert rep.summary.loc[rep.summary.model == SPECS[name].base, "params_rel"].tolist() == [1.0]
 
 
+def test_reproduce_without_out_writes_nothing(data, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cache = tmp_path / "runs"
+    rep = reproduce("can-table2", data, quick=True, out=None, cache=cache, progress=False)
+    assert rep.files == {} and len(rep.summary) == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]      # only the result cache
+
+
 def test_reproduce_errors(data, tmp_path):
     with pytest.raises(ValueError, match="unknown experiment 'table9'"):
         reproduce("table9", data, out=tmp_path)
