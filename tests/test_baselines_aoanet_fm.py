@@ -113,6 +113,20 @@ def test_afm_layer_equals_the_double_loop():
         assert close(layer(e)[row], torch.stack([torch.as_tensor(x) for x in pooled]))
 
 
+def test_afm_project_fast_path_equals_p_times_the_pooled_vector_with_gradients():
+    g = torch.Generator().manual_seed(0)
+    layer = AFMLayer(dim=5, attention_factor=3).double()
+    with torch.no_grad():
+        for prm in layer.parameters():
+            prm.copy_(torch.randn(prm.shape, generator=g, dtype=torch.float64))
+    e = torch.randn(4, 7, 5, generator=g, dtype=torch.float64, requires_grad=True)   # F = 7: 21 pairs
+    p = torch.randn(5, generator=g, dtype=torch.float64, requires_grad=True)
+    fast, literal = layer.project(e, p), layer(e) @ p                                # (B,) each
+    assert close(fast, literal) and fast.shape == (4,)
+    grads = [torch.autograd.grad(y.sum(), [e, p, *layer.parameters()]) for y in (layer.project(e, p), layer(e) @ p)]
+    assert all(close(a, b) for a, b in zip(*grads, strict=True))
+
+
 # ---------------------------------------------------------------- AOANet Table 1 -----------------------------
 
 
