@@ -257,6 +257,23 @@ def test_cin_layer_equals_the_loop_and_aoanet_lemma_33():
     assert close(layer(x0, xprev), gin)
 
 
+def test_cin_fast_path_equals_the_literal_layer_with_gradients():
+    g = torch.Generator().manual_seed(0)
+    layer = CINLayer(prev_maps=7, num_fields=5, maps=6).double()        # 7 rows: slices of 4 and 3
+    with torch.no_grad():
+        layer.weight.copy_(torch.randn(layer.weight.shape, generator=g, dtype=torch.float64))
+    x0 = torch.randn(3, 5, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    xprev = torch.randn(3, 7, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    fast, literal = layer(x0, xprev), layer.forward_literal(x0, xprev)
+    assert fast.shape == (3, 6, 4) and close(fast, literal)
+    up = torch.randn(3, 6, 4, generator=g, dtype=torch.float64)
+    grads = [torch.autograd.grad((y * up).sum(), (x0, xprev, layer.weight)) for y in (fast, literal)]
+    assert all(close(a, b) for a, b in zip(*grads, strict=True))
+    with torch.autocast("cpu", dtype=torch.bfloat16):                   # the CIN stays float32 under autocast
+        out = layer.float()(x0.float(), xprev.float())
+    assert out.dtype == torch.float32
+
+
 def test_xdeepfm_forward_equals_the_loop():
     m = set_params(create("xdeepfm", schema(), {"embed_dim": 2, "cin_maps": (3, 2), "hidden": (4,)}))
     b = batch()

@@ -13,8 +13,14 @@ Equations (Lian et al. Eq. 6, 9–11; X_0 = the m = F field embeddings, rows X^{
 a the raw (one-hot) features — ctrviz's :class:`~ctrviz.models.lr.LR`, which holds b — and x_dnn the
 last hidden layer of the DNN on [e_1; …; e_F] (AOANet: ReLU 512-256-64). :class:`CINLayer` is Eq. 6 with
 ``weight[h, i, j]`` = W^{l,h}_{i,j}: the first index is the new map, the second the row of X_{l-1}, the
-third the field of X_0. The layer is computed as the paper describes it: the intermediate tensor
-z[b, i, j, d] = X_{l-1}[b, i, d] · X_0[b, j, d] (B, H_{l-1}, m, D), then compressed by the H_l filters.
+third the field of X_0. ``CINLayer.forward_literal`` computes the layer as the paper describes it: the
+intermediate tensor z[b, i, j, d] = X_{l-1}[b, i, d] · X_0[b, j, d] (B, H_{l-1}, m, D), then compressed by
+the H_l filters. ``forward`` (what the model trains with) computes the same sums without ever holding z:
+in a (row, B·D) layout it takes a few rows i of X_{l-1} at a time, builds their slice of z (cache-sized)
+and adds W[:, i, :] @ z_i into the output; the backward pass rebuilds each slice instead of storing z
+(256 MB per layer at B = 1024, m = 39, H = 100, D = 16). About 2× faster forward + backward on CPU than
+the literal path there, and the memory of z is gone; equal up to float rounding (tests). It always runs
+in float32 (under autocast too: bf16 rounding of X_{l-1}·X_0 products would compound over layers).
 
 AOANet's view (Lemma 3.3, Table 2): each feature map is one GIN subspace (S_l = H_l) with W = I and
 h = 1 — the Hadamard product u ⊙ v (Lemma A.2) — and α^{l,h}_{u,v} = ``weight[h, i, j]`` for u the i-th
@@ -94,10 +100,61 @@ class CINLayer(nn.Module):
         self.weight = nn.Parameter(weight)
 
     def forward(self, x0: Tensor, xprev: Tensor) -> Tensor:
+        B, m, D = x0.shape
+        x0t = x0.permute(1, 0, 2).reshape(m, B * D)                    # (m, B·D)
+        xt = xprev.permute(1, 0, 2).reshape(xprev.shape[1], B * D)     # (H_{l-1}, B·D)
+        out = _CINProduct.apply(self.weight, xt, x0t)                  # (H_l, B·D)
+        return out.view(-1, B, D).permute(1, 0, 2)                     # (B, H_l, D)
+
+    def forward_literal(self, x0: Tensor, xprev: Tensor) -> Tensor:
+        """Eq. 6 as written: build z (B, H_{l-1}, m, D), compress it by the filters. Same result as ``forward``."""
         # z[b, i, j, d] = xprev[b, i, d] · x0[b, j, d]
         z = torch.einsum("bid,bjd->bijd", xprev, x0)                 # (B, H_{l-1}, m, D)
         # out[b, h, d] = Σ_{i,j} W[h, i, j] · z[b, i, j, d]
         return torch.einsum("hij,bijd->bhd", self.weight, z)         # (B, H_l, D)
+
+
+class _CINProduct(torch.autograd.Function):
+    """out[h, n] = Σ_{i,j} W[h, i, j] · xt[i, n] · x0t[j, n], n = (b, d), in slices of ``ROWS`` rows i.
+
+    Forward and backward build z_i = xt[i] ⊙ x0t (ROWS·m, N) for one slice at a time; nothing of z is kept
+    for the backward (it saves W, xt, x0t only), which rebuilds each slice for dW, dxt and dx0t.
+    """
+
+    ROWS = 4       # rows of X_{l-1} per slice: 4·m·N floats, a few MB — fastest of 1, 2, 4, 16 on 2 CPU cores
+
+    @staticmethod
+    def forward(ctx, weight: Tensor, xt: Tensor, x0t: Tensor) -> Tensor:
+        ctx.dtypes = weight.dtype, xt.dtype, x0t.dtype
+        dtype = torch.promote_types(torch.promote_types(weight.dtype, xt.dtype), torch.float32)   # never below f32
+        with torch.autocast(xt.device.type, enabled=False):
+            weight, xt, x0t = weight.to(dtype), xt.to(dtype), x0t.to(dtype)
+            ctx.save_for_backward(weight, xt, x0t)
+            H, Hp, m = weight.shape
+            w = weight.reshape(H, Hp * m)                              # (H_l, H_{l-1}·m)
+            out = xt.new_zeros(H, x0t.shape[1])                        # (H_l, N)
+            for lo in range(0, Hp, _CINProduct.ROWS):
+                hi = min(lo + _CINProduct.ROWS, Hp)
+                z = (xt[lo:hi, None] * x0t).view((hi - lo) * m, -1)    # (rows·m, N)
+                out.addmm_(w[:, lo * m:hi * m], z)                     # out += W[:, rows, :] @ z
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        weight, xt, x0t = ctx.saved_tensors
+        with torch.autocast(xt.device.type, enabled=False):
+            grad = grad.to(xt.dtype)
+            H, Hp, m = weight.shape
+            w = weight.reshape(H, Hp * m)
+            dw, dxt, dx0t = torch.empty_like(w), torch.empty_like(xt), torch.zeros_like(x0t)
+            for lo in range(0, Hp, _CINProduct.ROWS):
+                hi = min(lo + _CINProduct.ROWS, Hp)
+                z = (xt[lo:hi, None] * x0t).view((hi - lo) * m, -1)    # (rows·m, N), rebuilt
+                torch.mm(grad, z.T, out=dw[:, lo * m:hi * m])          # dW[:, rows, :] = grad @ zᵀ
+                dz = (w[:, lo * m:hi * m].T @ grad).view(hi - lo, m, -1)   # (rows, m, N)
+                dxt[lo:hi] = (dz * x0t).sum(1)                         # Σ_j dz[i, j] · x0t[j]
+                dx0t += (dz * xt[lo:hi, None]).sum(0)                  # Σ_i dz[i, j] · xt[i]
+        return tuple(g.to(t) for g, t in zip((dw.view_as(weight), dxt, dx0t), ctx.dtypes, strict=True))
 
 
 @register("xdeepfm", XDeepFMConfig, "xDeepFM: linear + CIN (sum-pooled feature maps) + DNN",
