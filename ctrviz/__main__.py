@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint-dir", default=None, help="write last.pt here after every epoch")
     t.add_argument("--resume", action="store_true", help="continue from --checkpoint-dir/last.pt")
     t.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    t.add_argument("--fused", action="store_true", help="fused optimizer kernels (faster; equal up to rounding)")
+    t.add_argument("--amp", action="store_true",
+                   help="bf16 autocast, also on a CPU with native bf16 (default: only on a bf16 GPU)")
     d = sub.add_parser("demo", help="train the baselines on synthetic data, print a table beside the oracle, "
                                     "write a figure")
     # Smaller batches and more patience than `train`: with CAN's N(0, 0.01) embedding init the DNN sits
@@ -102,7 +105,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if args.resume and not args.checkpoint_dir:
         raise ValueError("--resume needs --checkpoint-dir (the folder holding last.pt)")
-    config = _train_config(args, checkpoint_dir=args.checkpoint_dir, resume=args.resume)
+    config = _train_config(args, checkpoint_dir=args.checkpoint_dir, resume=args.resume, fused=args.fused,
+                           **({"amp": True} if args.amp else {}))
     # Under torchrun: one process per device, DistributedDataParallel, only rank 0 reports. Else a no-op.
     with distributed.process_group(args.device) as launched:
         with distributed.main_first():  # rank 0 fills the data cache (downloads, encodings), then the others

@@ -50,6 +50,23 @@ def test_same_seed_same_metrics(small_synthetic, capsys):
     assert (first["auc"], first["logloss"]) == (second["auc"], second["logloss"])
 
 
+def test_train_fused_and_amp_flags_reach_the_trainer(small_synthetic, capsys, monkeypatch):
+    import ctrviz.experiments as ex
+    seen = []
+    real = ex.run_model
+    monkeypatch.setattr(ex, "run_model", lambda model, data, config, **kw: seen.append(config) or real(
+        model, data, config, **kw))
+    monkeypatch.setattr("ctrviz.train._bf16_ok", lambda device, cpu=True: cpu)     # a bf16 CPU, for the flag
+    args = ["train", "--model", "lr", "--data", "synthetic", "--epochs", "1", "--json", "--no-progress"]
+    assert cli.main(args + ["--fused", "--amp"]) == 0
+    assert seen[-1].fused is True and seen[-1].amp is True and 0 < json.loads(capsys.readouterr().out)["auc"] < 1
+    assert cli.main(args) == 0
+    assert seen[-1].fused is False and seen[-1].amp == "auto"
+    monkeypatch.setattr("ctrviz.train._bf16_ok", lambda device, cpu=True: False)
+    assert cli.main(args + ["--amp"]) == 2
+    assert "amp=True needs a CUDA GPU" in capsys.readouterr().err
+
+
 def test_demo_prints_the_table_with_the_oracle_and_writes_the_figure(small_synthetic, capsys, tmp_path):
     assert cli.main(["demo", "--epochs", "2", "--no-progress", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
