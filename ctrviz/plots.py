@@ -47,7 +47,7 @@ def plot_model_comparison(results: pd.DataFrame, oracle_auc: float | None = None
         if col not in results.columns:
             raise ValueError(f"plot_model_comparison: results lack column {col!r}; have {list(results.columns)}")
     if ax is None:
-        _, ax = plt.subplots(figsize=(6, 3.5))
+        _, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
     sns.barplot(data=results, x="model", y=metric, hue="model", ax=ax, palette="deep", legend=False)
     lo = float(results[metric].min())
     if oracle_auc is not None:
@@ -78,7 +78,7 @@ def plot_training_curves(histories: Mapping[str, pd.DataFrame], metric: str = "v
     if not frames:
         raise ValueError("plot_training_curves: no histories given")
     if ax is None:
-        _, ax = plt.subplots(figsize=(6, 3.5))
+        _, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
     sns.lineplot(data=pd.concat(frames, ignore_index=True), x="epoch", y=metric, hue="model", marker="o", ax=ax)
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))     # epochs are whole numbers
