@@ -33,17 +33,25 @@ from ctrviz.models import count_parameters, create, get_spec, make_config, prepa
 from ctrviz.models.aoanet import select_gates
 from ctrviz.nn.gin import GINLayer
 from ctrviz.train import TrainConfig, Trainer, TrainResult
-from ctrviz.utils import atomic_write_text, seed_everything
+from ctrviz.utils import atomic_torch_save, atomic_write_text, seed_everything
 
 
 def run_model(model_name: str, data: CTRData, train: TrainConfig | None = None,
-              model_config: object | dict | None = None) -> tuple[dict, TrainResult]:
+              model_config: object | dict | None = None, *,
+              stage_cache: str | Path | None = None) -> tuple[dict, TrainResult]:
     """Seed, build ``model_name`` for ``data.schema``, train and test it.
 
     The model is built right after ``seed_everything(train.seed)``, so the same seed gives the same
     initial weights and — on CPU — bit-identical metrics. A model with a training ``stage`` (AOANet's
     selection) runs it first, with the same ``train`` config (checkpoints under ``<checkpoint_dir>/<stage>``),
     and its result columns join the row (``selection_auc``, ``kept_fraction``, …).
+
+    ``stage_cache``: a folder where a stage's trained module is kept (``<key>.pt``, written atomically, read
+    with ``weights_only=True``) and reused by any later run whose stage starts from the same module: same
+    class, config and initial weights, same training config, same data. AOANet's selection GIN does not
+    depend on the ratio, the ranking or the retrain mode, so a sweep over ratios trains it once per seed.
+    The reused stage gives the same weights and metrics as training it again (training is deterministic
+    on CPU); the row's ``seconds`` then leaves out its training (``selection_seconds`` keeps the original).
 
     Returns:
         a flat dict (model, data, auc, logloss, gauc, params, samples_per_s, seconds — the whole run,
@@ -59,9 +67,20 @@ def run_model(model_name: str, data: CTRData, train: TrainConfig | None = None,
     stage = get_spec(model_name).stage
     if stage is not None:                                       # e.g. AOANet's selection stage
         def fit(module: nn.Module, name: str) -> dict[str, float]:
+            path = None
+            if stage_cache is not None:
+                path = Path(stage_cache) / f"{_stage_key(module, name, train, data_fingerprint(prepared))}.pt"
+                if path.is_file():
+                    saved = torch.load(path, weights_only=True, map_location="cpu")
+                    module.load_state_dict(saved["state"])
+                    return dict(saved["metrics"])
             sub = None if train.checkpoint_dir is None else str(Path(train.checkpoint_dir) / name)
             res = Trainer(dataclasses.replace(train, checkpoint_dir=sub)).fit(module, prepared)
-            return {**{k: float(v) for k, v in res.test.items()}, "seconds": float(res.seconds)}
+            metrics = {**{k: float(v) for k, v in res.test.items()}, "seconds": float(res.seconds)}
+            if path is not None:
+                state = {k: v.detach().cpu() for k, v in module.state_dict().items()}
+                atomic_torch_save({"state": state, "metrics": metrics}, path)
+            return metrics
         extra = stage(model, fit)
     result = Trainer(train).fit(model, prepared)
     row = {
@@ -225,8 +244,7 @@ def run_key(spec: RunSpec, train: TrainConfig, fingerprint: str) -> str:
     changes how it is shown or where it is written), the data fingerprint, the torch version and
     ``_CACHE_VERSION`` (bumped when ctrviz changes what a run computes)."""
     cfg = make_config(spec.model, dict(spec.config))
-    tc = {k: v for k, v in dataclasses.asdict(train).items() if k not in ("progress", "checkpoint_dir", "resume")
-          and not (k in _ADDED_FIELDS and v == _ADDED_FIELDS[k])}
+    tc = _train_fields(train)
     tc["seed"] = spec.seed
     text = json.dumps({"model": spec.model, "config": dataclasses.asdict(cfg), "train": tc, "data": fingerprint,
                        "version": _CACHE_VERSION, "torch": torch.__version__}, sort_keys=True, default=str)
@@ -239,6 +257,26 @@ _CACHE_VERSION = 1          # bump when a result row's meaning changes
 _ADDED_FIELDS = {"fused": False}
 
 
+def _train_fields(train: TrainConfig) -> dict:
+    """The fields of ``train`` that change what a run computes (not how it is shown or where it is written)."""
+    return {k: v for k, v in dataclasses.asdict(train).items() if k not in ("progress", "checkpoint_dir", "resume")
+            and not (k in _ADDED_FIELDS and v == _ADDED_FIELDS[k])}
+
+
+def _stage_key(module: nn.Module, stage: str, train: TrainConfig, fingerprint: str) -> str:
+    """sha256 of a stage's starting point: its name, the module's class, config and initial weights, the
+    training config, the data, the torch version and ``_CACHE_VERSION``."""
+    cfg = getattr(module, "config", None)
+    h = hashlib.sha256(json.dumps({
+        "stage": stage, "module": type(module).__name__, "train": _train_fields(train), "data": fingerprint,
+        "config": dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else None,
+        "version": _CACHE_VERSION, "torch": torch.__version__}, sort_keys=True, default=str).encode())
+    for name, t in module.state_dict().items():
+        h.update(f"{name}/{tuple(t.shape)}/{t.dtype}".encode())
+        h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:32]
+
+
 def sweep(runs: Sequence[RunSpec], data: CTRData, train: TrainConfig | None = None, *,
           cache: str | Path | None = None, progress: bool = True) -> pd.DataFrame:
     """Run every :class:`RunSpec` on ``data`` → one row per run (:func:`run_model`'s row plus the setting columns).
@@ -249,7 +287,9 @@ def sweep(runs: Sequence[RunSpec], data: CTRData, train: TrainConfig | None = No
         train: the training config; each run's ``seed`` replaces ``train.seed``.
         cache: folder for one ``<key>.json`` per finished run (:func:`run_key`); ``None`` = no cache.
             A run whose file exists is read back instead of trained, so an interrupted sweep resumes
-            where it stopped; files are written atomically, so a killed run leaves no half file.
+            where it stopped; files are written atomically, so a killed run leaves no half file. Trained
+            stages go to ``<cache>/stages`` (:func:`run_model`'s ``stage_cache``): AOANet runs that differ
+            only in ratio, ranking or retrain mode share one selection GIN per seed.
         progress: a tqdm bar over the runs (the trainer's own bars are switched off).
 
     Returns:
@@ -278,7 +318,8 @@ def sweep(runs: Sequence[RunSpec], data: CTRData, train: TrainConfig | None = No
         elif path is not None and path.is_file():
             row = {**json.loads(path.read_text()), "cached": True}
         else:
-            row, _ = run_model(r.model, data, tc, dict(r.config))
+            row, _ = run_model(r.model, data, tc, dict(r.config),
+                               stage_cache=folder / "stages" if folder is not None else None)
             if path is not None:
                 atomic_write_text(path, json.dumps(row, sort_keys=True))
             row["cached"] = False

@@ -54,10 +54,10 @@ def test_cache_resumes_and_a_changed_config_is_not_reused(data, tmp_path, monkey
 def test_an_interrupted_sweep_keeps_finished_runs(data, tmp_path, monkeypatch):
     real = experiments.run_model
 
-    def fail_on_seed_1(name, d, train, config):
+    def fail_on_seed_1(name, d, train, config, **kw):
         if train.seed == 1:
             raise KeyboardInterrupt
-        return real(name, d, train, config)
+        return real(name, d, train, config, **kw)
 
     monkeypatch.setattr(experiments, "run_model", fail_on_seed_1)
     with pytest.raises(KeyboardInterrupt):
@@ -66,6 +66,25 @@ def test_an_interrupted_sweep_keeps_finished_runs(data, tmp_path, monkeypatch):
     monkeypatch.setattr(experiments, "run_model", real)
     table = sweep([RunSpec("lr", seed=0), RunSpec("lr", seed=1)], data, TRAIN, cache=tmp_path, progress=False)
     assert table.cached.tolist() == [True, False]
+
+
+def test_aoanet_runs_that_differ_only_in_ratio_share_one_selection_stage(data, tmp_path, monkeypatch):
+    gin = {"embed_dim": 4, "hidden": (8,), "layers": 1, "subspaces": 2}
+    runs = [RunSpec("aoanet", {**gin, "ratio": r}, seed) for seed in (0, 1) for r in (0.3, 0.6)]
+    fresh = sweep(runs, data, TRAIN, progress=False)                       # no cache: every stage trained
+    fits = []
+    real = experiments.Trainer.fit
+    monkeypatch.setattr(experiments.Trainer, "fit", lambda self, m, d: fits.append(type(m).__name__) or real(self, m, d))
+    cached = sweep(runs, data, TRAIN, cache=tmp_path, progress=False)
+    assert fits.count("GIN") == 2 and fits.count("AOANet") == 4           # one selection GIN per seed
+    assert len(list((tmp_path / "stages").glob("*.pt"))) == 2 and not list(tmp_path.glob("stages/*.tmp*"))
+    cols = ["auc", "logloss", "selection_auc", "selection_logloss", "kept_fraction"]
+    pd.testing.assert_frame_equal(fresh[cols], cached[cols])                # bit-identical to training again
+    assert fresh.kept_fraction.iloc[0] < fresh.kept_fraction.iloc[1]
+    fits.clear()                                                           # another seed, or another GIN: trained
+    sweep([RunSpec("aoanet", {**gin, "ratio": 0.5}, 2), RunSpec("aoanet", {**gin, "subspaces": 1}, 0)], data,
+          TRAIN, cache=tmp_path, progress=False)
+    assert fits.count("GIN") == 2 and len(list((tmp_path / "stages").glob("*.pt"))) == 4
 
 
 def test_run_key_depends_on_everything_that_changes_the_result(data):
