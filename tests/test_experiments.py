@@ -74,7 +74,8 @@ def test_aoanet_runs_that_differ_only_in_ratio_share_one_selection_stage(data, t
     fresh = sweep(runs, data, TRAIN, progress=False)                       # no cache: every stage trained
     fits = []
     real = experiments.Trainer.fit
-    monkeypatch.setattr(experiments.Trainer, "fit", lambda self, m, d: fits.append(type(m).__name__) or real(self, m, d))
+    monkeypatch.setattr(experiments.Trainer, "fit",
+                        lambda self, m, d: fits.append(type(m).__name__) or real(self, m, d))
     cached = sweep(runs, data, TRAIN, cache=tmp_path, progress=False)
     assert fits.count("GIN") == 2 and fits.count("AOANet") == 4           # one selection GIN per seed
     assert len(list((tmp_path / "stages").glob("*.pt"))) == 2 and not list(tmp_path.glob("stages/*.tmp*"))
