@@ -84,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="result cache folder (default <cache>/runs); finished runs are reused")
     r.add_argument("--cache", default=None, help="data cache folder (default $CTRVIZ_CACHE or ~/.cache/ctrviz)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r.add_argument("--skip", nargs="+", default=[], metavar="LABEL",
+                   help="leave out these models / grid labels (e.g. xdeepfm, the slowest on CPU)")
     lem = sub.add_parser("lemmas", help="check the AOANet equivalence lemmas (and CAN's FM case) in float64; "
                                         "exit 1 if one fails")
     lem.add_argument("--seeds", type=_positive(int), default=3, help="random inputs per shape (default 3)")
@@ -175,15 +177,17 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from ctrviz.reproduce import SPECS, reproduce, table_text
 
     start, spec = time.perf_counter(), SPECS[args.name]
+    spec.runs(args.seeds, args.quick, args.skip)       # an unknown label fails here, before the data loads
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} exists and is not a folder; pass another path")
     results = Path(args.results) if args.results else cache_dir(args.cache) / "runs"
     print(f"ctrviz reproduce {spec.name}: {spec.title} ({spec.paper}) on {args.data}"
-          f"{', quick' if args.quick else f', {args.seeds} seeds'} …", flush=True)
+          f"{', quick' if args.quick else f', {args.seeds} seeds'}"
+          f"{', without ' + ', '.join(args.skip) if args.skip else ''} …", flush=True)
     data = load_dataset(args.data, seed=0, cache=args.cache)
     rep = reproduce(args.name, data, seeds=args.seeds, quick=args.quick, out=out, cache=results,
-                    progress=not args.no_progress)
+                    progress=not args.no_progress, skip=args.skip)
     cached = int(rep.runs["cached"].sum())
     print(f"\n{table_text(rep)}\n")
     print(f"{len(rep.runs)} runs ({cached} from the cache {results}); mean ± std over seeds.")

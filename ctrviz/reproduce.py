@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import dataclasses
 import io
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -66,10 +67,21 @@ class Spec:
     x: str | None = None
     hue: str = "model"
 
-    def runs(self, seeds: int, quick: bool) -> list[RunSpec]:
-        """The full list of runs: every grid point × seeds 0..seeds-1 (one seed when ``quick``)."""
+    def runs(self, seeds: int, quick: bool, skip: Sequence[str] = ()) -> list[RunSpec]:
+        """The full list of runs: every grid point × seeds 0..seeds-1 (one seed when ``quick``), leaving out
+        the grid points whose label is in ``skip`` (``ValueError`` for a label the grid does not have)."""
+        grid = self.grid(quick)
+        labels = list(dict.fromkeys(label for label, *_ in grid))
+        if isinstance(skip, str) or not all(isinstance(s, str) for s in skip):
+            raise TypeError(f"{self.name}: skip must be a list of labels, got {skip!r}")
+        for s in skip:
+            if s not in labels:
+                raise ValueError(f"{self.name}: no grid point labelled {s!r} to skip; labels: {', '.join(labels)}")
+        if set(labels) <= set(skip):
+            raise ValueError(f"{self.name}: skipping {', '.join(skip)} leaves no runs")
         return [RunSpec(model, config, seed, setting, label)
-                for label, model, config, setting in self.grid(quick) for seed in range(1 if quick else seeds)]
+                for label, model, config, setting in grid if label not in skip
+                for seed in range(1 if quick else seeds)]
 
 
 def _models(*names: str) -> Callable[[bool], list[tuple[str, str, dict, dict]]]:
@@ -153,8 +165,8 @@ class Reproduction:
 
 def reproduce(name: str, data: CTRData, *, seeds: int = 5, quick: bool = False, train: TrainConfig | None = None,
               out: str | Path | None = "ctrviz-out/reproduce", cache: str | Path | None = None,
-              progress: bool = True) -> Reproduction:
-    """Run spec ``name`` on ``data``, summarise, plot, write ``<out>/<name>-<data>[-quick].{csv,png}``.
+              progress: bool = True, skip: Sequence[str] = ()) -> Reproduction:
+    """Run spec ``name`` on ``data``, summarise, plot, write ``<out>/<name>-<data>[-quick][-no-LABEL].{csv,png}``.
 
     Args:
         name: a key of :data:`SPECS`.
@@ -165,9 +177,12 @@ def reproduce(name: str, data: CTRData, *, seeds: int = 5, quick: bool = False, 
             to write nothing (``Reproduction.files`` is then empty).
         cache: :func:`~ctrviz.experiments.sweep`'s result cache folder, or ``None``.
         progress: a bar over the runs.
+        skip: grid labels to leave out (e.g. ``["xdeepfm"]``, the slowest model of ``aoanet-table3`` on CPU);
+            the file names then end in ``-no-<label>``.
 
     Raises:
-        ValueError: unknown spec, seeds < 1, or ``out`` is a file — before anything runs.
+        ValueError: unknown spec, seeds < 1, ``out`` is a file, or a label to skip the spec does not have —
+        before anything runs.
     """
     if name not in SPECS:
         raise ValueError(f"unknown experiment {name!r}; known: {', '.join(SPECS)}")
@@ -177,15 +192,17 @@ def reproduce(name: str, data: CTRData, *, seeds: int = 5, quick: bool = False, 
     if out is not None and out.exists() and not out.is_dir():
         raise ValueError(f"out {out} exists and is not a folder; pass another path")
     spec = SPECS[name]
+    grid = spec.runs(seeds, quick, skip)
     if quick:
         data = subsample(data, QUICK_TRAIN_ROWS, QUICK_EVAL_ROWS)
     train = train or default_train(data.name, quick)
-    runs = sweep(spec.runs(seeds, quick), data, train, cache=cache, progress=progress)
-    summary = summarize(runs, base=spec.base)
+    runs = sweep(grid, data, train, cache=cache, progress=progress)
+    summary = summarize(runs, base=spec.base if spec.base not in skip else None)
     figure = plot_spec(spec, summary, data)
     if out is None:
         return Reproduction(spec, runs, summary, figure, {})
-    stem = f"{name}-{data.name}{'-quick' if quick else ''}"
+    stem = f"{name}-{data.name}{'-quick' if quick else ''}" + "".join(
+        f"-no-{re.sub(r'[^A-Za-z0-9.+=-]+', '_', label)}" for label in skip)
     buf = io.BytesIO()
     figure.savefig(buf, format="png", dpi=110)
     files = {"runs": atomic_write_text(out / f"{stem}-runs.csv", runs.to_csv(index=False)),

@@ -156,6 +156,24 @@ def test_reproduce_without_out_writes_nothing(data, tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]      # only the result cache
 
 
+def test_reproduce_skip_leaves_out_labels_and_names_the_files(data, tmp_path):
+    full = reproduce("can-table2", data, quick=True, out=tmp_path, cache=tmp_path / "runs", progress=False)
+    rep = reproduce("can-table2", data, quick=True, out=tmp_path, cache=tmp_path / "runs", progress=False,
+                    skip=["cartesian", "dnn"])
+    assert rep.summary.model.tolist() == ["can", "can+cartesian"] and rep.runs.cached.all()   # same runs, cached
+    assert "params_rel" not in rep.summary                     # the base model (dnn) was skipped
+    assert rep.files["summary"].name == "can-table2-synthetic-quick-no-cartesian-no-dnn.csv"
+    assert full.files["summary"].is_file()                     # the full table's files are untouched
+    sub = full.summary.set_index("model").loc[["can", "can+cartesian"], "auc_mean"]
+    assert rep.summary.set_index("model").auc_mean.equals(sub)
+    with pytest.raises(ValueError, match=r"no grid point labelled 'xdeepfm' to skip; labels: dnn, cartesian"):
+        reproduce("can-table2", data, quick=True, out=tmp_path, skip=["xdeepfm"])
+    with pytest.raises(ValueError, match="leaves no runs"):
+        reproduce("can-table2", data, quick=True, out=tmp_path, skip=["dnn", "cartesian", "can", "can+cartesian"])
+    with pytest.raises(TypeError, match="skip must be a list of labels"):
+        reproduce("can-table2", data, quick=True, out=tmp_path, skip="dnn")
+
+
 def test_reproduce_errors(data, tmp_path):
     with pytest.raises(ValueError, match="unknown experiment 'table9'"):
         reproduce("table9", data, out=tmp_path)
@@ -177,3 +195,9 @@ def test_cli_reproduce_quick_twice_uses_the_cache(tmp_path, monkeypatch, capsys,
     assert main(args) == 0
     assert "4 runs (4 from the cache" in capsys.readouterr().out
     assert (tmp_path / "out" / "can-table2-synthetic-quick.png").is_file()
+    assert main(args + ["--skip", "cartesian"]) == 0
+    assert "3 runs (3 from the cache" in capsys.readouterr().out
+    assert (tmp_path / "out" / "can-table2-synthetic-quick-no-cartesian.png").is_file()
+    monkeypatch.setitem(DATASETS, "synthetic", DatasetSpec("synthetic", "small", lambda seed, cache: pytest.fail()))
+    assert main(args + ["--skip", "nope"]) == 2                     # fails before the data loads
+    assert "no grid point labelled 'nope'" in capsys.readouterr().err
