@@ -19,8 +19,9 @@ Equations (Xiao et al. Sec. 3; e_f the embedding of field f, P = F(F-1)/2 pairs 
 Public pieces: :func:`pair_products` (z), :class:`AFMLayer` — ``scores`` (a'), ``attention`` (α, for
 interpretation: which field pairs the model attends to, named by :meth:`AFM.pair_names`), ``forward``
 (the pooled vector Σ α z, (B, D), the literal path) and ``project`` (pᵀ Σ α z without building z: what
-:class:`AFM` trains with, about 3× faster); ``AFM.p`` is the projection. AOANet's Lemma A.5 writes α = MLP(z) and
-leaves out AFM's softmax over the pairs: that MLP is ``scores``, ``attention`` adds the softmax.
+:class:`AFM` trains with, about 2× faster forward + backward); ``AFM.p`` is the projection. AOANet's
+Lemma A.5 writes α = MLP(z) and leaves out AFM's softmax over the pairs: that MLP is ``scores``,
+``attention`` adds the softmax.
 
 Deep part: AOANet gives every baseline the same deep component (Sec. 4.1, 512-256-64 ReLU), so
 ``deep=True`` (default) adds an MLP on the concatenated embeddings in parallel; ``AFMConfig(deep=False)``
@@ -129,7 +130,7 @@ class AFMLayer(nn.Module):
         (w = a row of W) and pᵀ z_ij one more (w = p). One batched product E diag(w) Eᵀ per w gives them for
         every pair at once: (t + 1)·F² numbers per row instead of P·D products plus P·t hidden units, and
         matrix products instead of a pass of element-wise products. Equal to the literal path up to float
-        rounding (``tests/test_baselines_aoanet.py``); :class:`AFM` trains through it.
+        rounding (``tests/test_baselines_aoanet_fm.py``); :class:`AFM` trains through it.
         """
         F = e.shape[1]
         w = torch.cat([self.attention_net.weight, p[None]], 0)                  # (t + 1, D)

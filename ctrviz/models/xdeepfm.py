@@ -19,8 +19,8 @@ the H_l filters. ``forward`` (what the model trains with) computes the same sums
 in a (row, B·D) layout it takes a few rows i of X_{l-1} at a time, builds their slice of z (cache-sized)
 and adds W[:, i, :] @ z_i into the output; the backward pass rebuilds each slice instead of storing z
 (256 MB per layer at B = 1024, m = 39, H = 100, D = 16). About 2× faster forward + backward on CPU than
-the literal path there, and the memory of z is gone; equal up to float rounding (tests). It always runs
-in float32 (under autocast too: bf16 rounding of X_{l-1}·X_0 products would compound over layers).
+the literal path there (1 thread), and the memory of z is gone; equal up to float rounding (tests). It
+runs in float32 also under autocast (bf16 autocast speeds up the DNN beside it, not the CIN).
 
 AOANet's view (Lemma 3.3, Table 2): each feature map is one GIN subspace (S_l = H_l) with W = I and
 h = 1 — the Hadamard product u ⊙ v (Lemma A.2) — and α^{l,h}_{u,v} = ``weight[h, i, j]`` for u the i-th
@@ -121,7 +121,7 @@ class _CINProduct(torch.autograd.Function):
     for the backward (it saves W, xt, x0t only), which rebuilds each slice for dW, dxt and dx0t.
     """
 
-    ROWS = 4       # rows of X_{l-1} per slice: 4·m·N floats, a few MB — fastest of 1, 2, 4, 16 on 2 CPU cores
+    ROWS = 4       # rows of X_{l-1} per slice: 4·m·N floats, a few MB — fastest of 1, 2, 4, 16 here (1 thread)
 
     @staticmethod
     def forward(ctx, weight: Tensor, xt: Tensor, x0t: Tensor) -> Tensor:
