@@ -279,25 +279,25 @@ def run_steps(step: Step, ids: Iterator[Tensor], n: int) -> float:
 FAST_SIDES = {"fused": {"fused": True}, "fused+bf16": {"fused": True, "amp": True}}
 
 
+def fast_sides(fast: bool) -> dict[str, dict[str, bool]]:
+    """The :data:`FAST_SIDES` this run times: none without ``--fast``; the bf16 one only on a CPU with native bf16."""
+    from ctrviz.train import _bf16_ok
+    bf16 = _bf16_ok(torch.device("cpu"))
+    return {side: opts for side, opts in FAST_SIDES.items() if fast and (bf16 or not opts.get("amp"))}
+
+
 def build(name: str, data: Data, seed: int, fast: bool) -> dict[str, Step]:
-    """The step of every side: ``ctrviz``, ``peer`` and, with ``fast``, ctrviz with each :data:`FAST_SIDES`
-    option set (the bf16 side only on a CPU with native bf16); all from the same initial weights."""
+    """The step of every side: ``ctrviz``, ``peer`` and ctrviz with each of :func:`fast_sides`' options; all
+    from the same initial weights."""
     zero = torch.zeros((), dtype=torch.float64)
     torch.manual_seed(seed)
     steps = {"ctrviz": ctrviz_step(ctrviz_model(name, data.schema), data, zero.clone())}
     torch.manual_seed(seed)
     steps["peer"] = peer_step(peer_model(name, data), data, zero.clone())
-    for side, opts in FAST_SIDES.items() if fast else ():
-        if opts.get("amp") and not _bf16_cpu():
-            continue
+    for side, opts in fast_sides(fast).items():
         torch.manual_seed(seed)
         steps[side] = ctrviz_step(ctrviz_model(name, data.schema), data, zero.clone(), **opts)
     return steps
-
-
-def _bf16_cpu() -> bool:
-    from ctrviz.train import _bf16_ok
-    return _bf16_ok(torch.device("cpu"))
 
 
 def params(step: Step) -> int:
@@ -383,8 +383,7 @@ def main() -> None:
         profile(args.profile, data, args)
         return
     names = list(args.models) + ([m for m in EXTRA_MODELS if m not in args.models] if args.extra else [])
-    fast = [side for side in FAST_SIDES if args.fast and (side == "fused" or _bf16_cpu())]
-    extra = "".join(f"{side + '/s':>14}{'/peer':>8}" for side in fast)
+    extra = "".join(f"{side + '/s':>14}{'/peer':>8}" for side in fast_sides(args.fast))
     print(f"\n{'model':<15}{'ctrviz samples/s':>18}{'peer samples/s':>16}{'ctrviz/peer':>13}"
           f"{'  per-round range':>19}{extra}{'steps':>7}{'params ctrviz / peer':>24}")
     for name in names:

@@ -253,10 +253,14 @@ def test_amp_true_on_a_bf16_cpu_trains_in_bf16_and_keeps_float32_weights():
     assert not no_time(r32.history).equals(no_time(r16.history))
 
 
-def test_fused_optimizer_equals_the_default_up_to_rounding():
+def test_fused_optimizer_equals_the_default_up_to_rounding(tmp_path):
     for opt in ("adam", "adamw", "adagrad", "sgd"):
-        m1, r1 = fit(dropout_model, epochs=2, optimizer=opt, lr=0.05)
-        m2, r2 = fit(dropout_model, epochs=2, optimizer=opt, lr=0.05, fused=True)
+        m1, r1 = fit(dropout_model, epochs=2, optimizer=opt, lr=0.05, checkpoint_dir=str(tmp_path / opt))
+        m2, r2 = fit(dropout_model, epochs=2, optimizer=opt, lr=0.05, fused=True,
+                     checkpoint_dir=str(tmp_path / f"{opt}-fused"))
+        groups = [torch.load(tmp_path / d / "last.pt", weights_only=True)["optimizer"]["param_groups"][0]
+                  for d in (opt, f"{opt}-fused")]
+        assert not groups[0].get("fused") and groups[1]["fused"] is True     # the fused kernel really ran
         for a, b in zip(m1.state_dict().values(), m2.state_dict().values(), strict=True):
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
         assert abs(r1.valid["auc"] - r2.valid["auc"]) < 1e-3
