@@ -76,3 +76,48 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device: {device!r} asked for CUDA but torch sees no GPU; use 'auto' or 'cpu'")
     return dev
+
+
+def versions(packages: tuple[str, ...] = ("ctrviz", "torch", "numpy", "pandas", "scikit-learn", "matplotlib",
+                                          "seaborn")) -> dict[str, str]:
+    """The Python version and the installed version of each package (``"not installed"`` when missing).
+
+    The first code cell of every notebook prints this, so a reader can tell which versions made its outputs.
+
+    Example:
+        >>> v = versions(("torch",))
+        >>> list(v) == ["python", "torch"] and v["torch"] == torch.__version__.split("+")[0] or v
+        True
+    """
+    import platform
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for name in packages:
+        try:
+            out[name] = metadata.version(name).split("+")[0]
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+NOTEBOOK_MODES = ("quick", "mid", "full")
+
+
+def notebook_mode() -> str:
+    """The size the experiment notebooks (06–08) run at: ``"quick"``, ``"mid"`` or ``"full"``.
+
+    From ``$CTRVIZ_MODE``; ``CTRVIZ_QUICK=1`` (the older switch) means ``"quick"``; neither set means ``"full"``,
+    the mode whose outputs are committed. ``"mid"`` is the mode the test suite runs: the full mode's data and
+    training, so the same findings can be asserted, with fewer seeds and grid points.
+
+    Example:
+        >>> import os
+        >>> os.environ["CTRVIZ_MODE"] = "mid"; notebook_mode()
+        'mid'
+        >>> del os.environ["CTRVIZ_MODE"]
+    """
+    mode = os.environ.get("CTRVIZ_MODE") or ("quick" if os.environ.get("CTRVIZ_QUICK") == "1" else "full")
+    if mode not in NOTEBOOK_MODES:
+        raise ValueError(f"CTRVIZ_MODE must be one of {', '.join(NOTEBOOK_MODES)}, got {mode!r}")
+    return mode

@@ -13,7 +13,8 @@ to the test run), ``PYTHONHASHSEED=0`` and no ``MPLBACKEND`` (figures stay inlin
 adds variables, e.g. ``--env CTRVIZ_QUICK=1``.
 
 What is kept: sources, outputs (nbval compares them), execution counts (nbval only checks cells that
-have one), cell ``tags`` (``nbval-ignore-output``, ``raises-exception``, …) and a minimal kernelspec.
+have one), cell ``tags`` (``nbval-ignore-output``, ``raises-exception``, ``solution``, …), a cell's
+``jupyter.source_hidden`` (the collapsed solutions of the exercises) and a minimal kernelspec.
 What goes: every other notebook, cell and output metadata (widget state, ``ExecuteTime``, ``collapsed``,
 ``scrolled``, execution timings, image sizes), random cell ids (replaced by ``c00``, ``c01``, … so an
 unchanged notebook gives an unchanged file).
@@ -32,6 +33,7 @@ from ctrviz.utils import atomic_write_text
 
 KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
 KEEP_CELL_METADATA = ("tags",)
+HIDDEN = {"source_hidden": True}                # JupyterLab's "collapsed input" (View → Collapse Selected Code)
 
 
 def strip(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -40,7 +42,10 @@ def strip(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     nb.nbformat, nb.nbformat_minor = 4, max(5, nb.get("nbformat_minor", 5))
     for i, cell in enumerate(nb.cells):
         cell.id = f"c{i:02d}"
+        hidden = cell.metadata.get("jupyter", {}).get("source_hidden", False)
         cell.metadata = nbformat.from_dict({k: v for k, v in cell.metadata.items() if k in KEEP_CELL_METADATA})
+        if hidden:
+            cell.metadata["jupyter"] = dict(HIDDEN)
         if cell.cell_type != "code":
             cell.pop("outputs", None)
             cell.pop("execution_count", None)
