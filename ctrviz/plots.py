@@ -27,6 +27,7 @@ import seaborn as sns
 import torch
 from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap
+from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import MaxNLocator
@@ -36,40 +37,80 @@ from ctrviz.lemmas import TOLERANCE
 
 
 def plot_model_comparison(results: pd.DataFrame, oracle_auc: float | None = None, metric: str = "auc",
-                          ax: plt.Axes | None = None) -> Figure:
-    """Bar chart of each model's test ``metric``, with the oracle (Bayes) AUC as a dashed line.
+                          ax: plt.Axes | None = None, err: str | None = "auto") -> Figure:
+    """Test ``metric`` of each model as a dot with its ± std error bar, and the oracle (Bayes) AUC as a dashed line.
+
+    A dot plot, not bars: the AUCs of CTR models sit in a narrow band (say 0.88–0.90), where a bar from a
+    truncated axis misstates the ratios and a bar from zero hides the differences; the reader reads the
+    dot's position. Error bars only where a row averages more than one run (column ``n`` > 1; without an
+    ``n`` column, every row whose error is a number), so one seed shows no "± 0". Each dot is labelled
+    with its value; the oracle's legend sits right of the axes, off the data.
 
     Args:
-        results: one row per model with columns ``model`` and ``metric``.
+        results: one row per model with columns ``model`` and ``metric`` (:func:`ctrviz.experiments.compare_models`'
+            table, or :func:`ctrviz.experiments.summarize`'s with ``metric="auc_mean"``).
         oracle_auc: the best achievable AUC, when known (synthetic data).
+        metric: the column to plot.
+        ax: an Axes to draw into.
+        err: the column of the error bars' half-lengths; ``"auto"``: ``<metric>_std`` (``auc_mean`` →
+            ``auc_std``) when ``results`` have it; ``None``: no error bars.
+
+    Returns:
+        the Figure.
+
+    Example:
+        >>> s = pd.DataFrame({"model": ["lr", "dnn"], "auc": [0.70, 0.80], "auc_std": [0.01, 0.02], "n": [3, 3]})
+        >>> fig = plot_model_comparison(s, oracle_auc=0.9)
+        >>> ax = fig.axes[0]
+        >>> ax.get_ylabel(), [c.has_yerr for c in ax.containers], len(ax.patches)   # dots with error bars, no bars
+        ('test AUC (mean ± std over 3 runs)', [True], 0)
+        >>> plt.close(fig)
     """
-    for col in ("model", metric):
+    func = "plot_model_comparison"
+    if err == "auto":
+        std = metric.removesuffix("_mean") + "_std"
+        err = std if std in results.columns else None
+    for col in ("model", metric) + (() if err is None else (err,)):
         if col not in results.columns:
-            raise ValueError(f"plot_model_comparison: results lack column {col!r}; have {list(results.columns)}")
+            raise ValueError(f"{func}: results lack column {col!r}; have {list(results.columns)}")
+    if results.empty:
+        raise ValueError(f"{func}: results have no rows")
+    names = [str(m) for m in results["model"]]
+    scores = results[metric].to_numpy(dtype=float)
+    spread = _spread(results, err)
+    x = np.arange(len(names), dtype=float)
     if ax is None:
-        _, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
-    sns.barplot(data=results, x="model", y=metric, hue="model", ax=ax, palette="deep", legend=False)
-    lo = float(results[metric].min())
+        _, ax = plt.subplots(figsize=(min(10.0, max(6.0, 2.0 + 0.6 * len(names))), 3.5), layout="constrained")
+    ax.errorbar(x, scores, yerr=spread, fmt="o", ms=6, color="#1f5f8b", ecolor="#1f5f8b", elinewidth=1.4,
+                capsize=4 if spread is not None else 0, zorder=3)
+    top = scores if spread is None else scores + np.nan_to_num(spread)
+    for xi, yi, value in zip(x, top, scores, strict=True):
+        ax.annotate(f"{value:.4f}", (xi, yi), xytext=(0, 3), textcoords="offset points", ha="center",
+                    va="bottom", fontsize=8)
+    lo = float(np.nanmin(scores if spread is None else scores - np.nan_to_num(spread)))
+    hi = float(np.nanmax(top))
     if oracle_auc is not None:
-        ax.axhline(oracle_auc, ls="--", color="black", lw=1.2, label=f"oracle {oracle_auc:.4f}")
-        ax.legend(loc="upper left")
-        lo = min(lo, oracle_auc)
-    hi = max(float(results[metric].max()), oracle_auc or 0.0)
-    ax.set_ylim(max(0.0, lo - 0.1 * (hi - lo + 0.05)), hi + 0.05 * (hi - lo + 0.05))
-    for patch, value in zip(ax.patches, results[metric], strict=False):
-        ax.annotate(f"{value:.4f}", (patch.get_x() + patch.get_width() / 2, patch.get_height()),
-                    ha="center", va="bottom", fontsize=8)
-    ax.set_xlabel("model")
-    if len(results) > 5:                                       # long names side by side would overlap
+        ax.axhline(oracle_auc, ls="--", color="black", lw=1.2, label=f"oracle {oracle_auc:.4f}", zorder=2)
+        _legend_outside(ax)
+        lo, hi = min(lo, oracle_auc), max(hi, oracle_auc)
+    pad = 0.08 * (hi - lo) + 2e-3
+    ax.set_ylim(lo - pad, hi + 2.5 * pad)                                 # room for the value labels on top
+    ax.set_xlim(-0.5, len(names) - 0.5)
+    ax.set_xticks(x, names)
+    if len(names) > 5:                                                    # long names side by side would overlap
         plt.setp(ax.get_xticklabels(), rotation=30, ha="right", rotation_mode="anchor")
-    ax.set_ylabel(f"test {metric.upper()}")
-    ax.set_title(f"Test {metric.upper()} by model")
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_xlabel("model")
+    pretty, label = _value_label(metric, err, results, spread)
+    ax.set_ylabel(f"test {label}")
+    ax.set_title(f"Test {pretty} by model")
     return ax.figure
 
 
 def plot_training_curves(histories: Mapping[str, pd.DataFrame], metric: str = "valid_auc",
                          ax: plt.Axes | None = None) -> Figure:
-    """One line per model: ``metric`` per epoch from each trainer history DataFrame."""
+    """One line per model: ``metric`` per epoch from each trainer history DataFrame (integer epoch ticks,
+    the legend right of the axes)."""
     frames = []
     for name, hist in histories.items():
         if metric not in hist.columns or "epoch" not in hist.columns:
@@ -79,11 +120,14 @@ def plot_training_curves(histories: Mapping[str, pd.DataFrame], metric: str = "v
         raise ValueError("plot_training_curves: no histories given")
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
-    sns.lineplot(data=pd.concat(frames, ignore_index=True), x="epoch", y=metric, hue="model", marker="o", ax=ax)
+    data = pd.concat(frames, ignore_index=True)
+    sns.lineplot(data=data, x="epoch", y=metric, hue="model", marker="o", ax=ax)
     ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))     # epochs are whole numbers
+    _integer_ticks(ax, "x", data["epoch"].to_numpy(dtype=float))       # epochs are whole numbers
     ax.set_ylabel(metric.replace("valid_", "validation ").replace("auc", "AUC").replace("_", " "))
     ax.set_title("Validation curves")
+    sns.move_legend(ax, "upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize=8, title_fontsize=8,
+                    frameon=False)
     return ax.figure
 
 
@@ -355,14 +399,16 @@ def plot_interaction_heatmap(interactions: pd.DataFrame, layer: int = 1,
     if ax is None:
         cell = min(0.4, 7.5 / max(n_r, n_c))
         _, ax = plt.subplots(figsize=(min(10.0, max(6.0, n_c * cell + 2.8)), n_r * cell + 1.8), layout="constrained")
+        pitch = (cell, cell)
+    else:
+        pitch = _cell_pitch(ax, n_r, n_c, square=n_c > 3)
     if annot is None:
         annot = n_r * n_c <= 100
     sns.heatmap(pd.DataFrame(matrix, index=rows, columns=cols), mask=np.isnan(matrix), cmap="viridis", vmin=vmin,
                 vmax=vmax, annot=annot, fmt=".3g", annot_kws={"fontsize": 7}, square=n_c > 3, linewidths=0.3,
-                linecolor="white", xticklabels=True, yticklabels=True,
+                linecolor="white", xticklabels=_label_step(pitch[1]), yticklabels=_label_step(pitch[0]),
                 cbar_kws={"label": label, "shrink": 0.8, "extend": extend}, ax=ax)
-    fontsize = 8 if max(n_r, n_c) <= 15 else 6.5
-    ax.tick_params(labelsize=fontsize, length=0)
+    ax.tick_params(labelsize=8, length=0)                                # 8 pt: every k-th label when cells are small
     plt.setp(ax.get_xticklabels(), rotation=90)
     plt.setp(ax.get_yticklabels(), rotation=0)
     if ordered:
@@ -453,14 +499,18 @@ def plot_pruning_mask(interactions: pd.DataFrame, layer: int = 1, ratio: float |
         width = S * (n_c * cell + 0.2) + 1.2
         height = min(9.0, (width - 1.2) / S * n_r / n_c + 1.8)       # square panels + titles and tick labels
     axes = _axes_list(ax, S, func, "subspace", figsize=(width, height))
-    fontsize = 8 if max(n_r, n_c) <= 12 else 6 if max(n_r, n_c) <= 30 else 5
+    if ax is None:                                                     # the cell pitch in inches, rows and columns
+        pitch = ((height - 1.9) / n_r, 1.0) if narrow else (cell, cell)
+    else:
+        pitch = _cell_pitch(axes[0], n_r, n_c, square=n_c > 3)
+    step_r, step_c = _label_step(pitch[0]), _label_step(pitch[1])     # 8 pt labels: every k-th when cells are small
     for k, (a, s) in enumerate(zip(axes, subspaces, strict=True)):
         part = t[t["subspace"] == s]
         mask = _cell_matrix(part, rows, cols, part["kept"].astype(float), "max", symmetric=False)
         sns.heatmap(pd.DataFrame(mask, index=rows, columns=cols), mask=np.isnan(mask), cmap=_PRUNED_KEPT, vmin=0,
                     vmax=1, cbar=False, square=n_c > 3, linewidths=0.3 if max(n_r, n_c) <= 30 else 0,
-                    linecolor="white", xticklabels=True, yticklabels=k == 0, ax=a)
-        a.tick_params(labelsize=fontsize, length=0)
+                    linecolor="white", xticklabels=step_c, yticklabels=step_r if k == 0 else False, ax=a)
+        a.tick_params(labelsize=8, length=0)
         plt.setp(a.get_xticklabels(), rotation=90)
         plt.setp(a.get_yticklabels(), rotation=0)
         kept, total = int(np.nansum(mask)), int(np.isfinite(mask).sum())
@@ -485,23 +535,104 @@ def _metric_label(y: str, err: str | None) -> tuple[str, str]:
     """(``"AUC"``, ``"AUC (mean ± std)"``) for ``auc_mean`` ± ``auc_std``; other names spelled out."""
     metric = y.removesuffix("_mean")
     pretty = metric.upper() if metric.lower() in ("auc", "gauc") else metric.replace("_", " ")
-    stat = ["mean"] if y.endswith("_mean") else []
+    stat = ["mean"] if y.endswith("_mean") or err is not None else []
     if err is not None:
         stat.append("std" if err.endswith("_std") else err.replace("_", " "))
     return pretty, f"{pretty} ({' ± '.join(stat)})" if stat else pretty
+
+
+def _spread(table: pd.DataFrame, err: str | None) -> np.ndarray | None:
+    """Half-lengths of the error bars from column ``err``: NaN where a row averages ``n`` ≤ 1 runs (one run
+    has no spread to show, and ``summarize`` fills its std with 0), ``None`` when no row has a bar."""
+    if err is None:
+        return None
+    spread = pd.to_numeric(table[err], errors="coerce").to_numpy(dtype=float)
+    if "n" in table.columns:
+        spread = np.where(pd.to_numeric(table["n"], errors="coerce").to_numpy(dtype=float) > 1, spread, np.nan)
+    return spread if np.isfinite(spread).any() else None
+
+
+def _value_label(y: str, err: str | None, table: pd.DataFrame, spread: np.ndarray | None) -> tuple[str, str]:
+    """(metric name, axis label) saying what the dots and bars are: ``AUC (mean ± std over 3 runs)``, ``AUC
+    (one run)`` when every row has n = 1, else :func:`_metric_label` of the error bars actually drawn."""
+    pretty, label = _metric_label(y, err if spread is not None else None)
+    runs = pd.to_numeric(table["n"], errors="coerce") if "n" in table.columns else None
+    if runs is not None and (runs == 1).all():
+        return pretty, f"{pretty} (one run)"
+    if spread is not None and runs is not None and runs.nunique() == 1:
+        return pretty, f"{label[:-1]} over {int(runs.iloc[0])} runs)"
+    return pretty, label
+
+
+def _legend_outside(ax: Axes, title: str | None = None, handles: list | None = None,
+                    labels: list[str] | None = None) -> None:
+    """The axes' legend right of the axes, top-aligned: never over the data (constrained layout makes room)."""
+    where = {"loc": "upper left", "bbox_to_anchor": (1.02, 1.0), "borderaxespad": 0.0, "fontsize": 8,
+             "title": title, "title_fontsize": 8, "frameon": False}
+    if handles is None:
+        ax.legend(**where)
+    else:
+        ax.legend(handles, labels, **where)
+
+
+def _integer_ticks(ax: Axes, axis: Literal["x", "y"], values: np.ndarray) -> None:
+    """Whole-number ticks only (epochs, counts, layers); a single value gets a view of ± 0.5 and one tick."""
+    (ax.xaxis if axis == "x" else ax.yaxis).set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
+    if hi - lo < 1:
+        (ax.set_xlim if axis == "x" else ax.set_ylim)(lo - 0.5, hi + 0.5)
+
+
+def _cell_pitch(ax: Axes, n_rows: int, n_cols: int, square: bool) -> tuple[float, float]:
+    """Rough (row, column) pitch in inches of an n_rows × n_cols matrix drawn into a given ``ax`` (before
+    layout, so 80 % of its current size, for the tick labels that will take the rest)."""
+    width, height = ax.figure.get_size_inches()
+    box = ax.get_position()
+    rows, cols = 0.8 * box.height * height / n_rows, 0.8 * box.width * width / n_cols
+    return (min(rows, cols),) * 2 if square else (rows, cols)
+
+
+def _label_step(cell_inch: float, fontsize: float = 8.0) -> int:
+    """Label every k-th row / column of a matrix whose cells are ``cell_inch`` apart, so that labels of
+    ``fontsize`` points (a line is about 1.35 × that, with a gap) never overlap."""
+    return max(1, int(np.ceil(1.35 * fontsize / 72 / max(cell_inch, 1e-6) - 1e-9)))
 
 
 def _errorbar_lines(ax: Axes, x: np.ndarray, y: np.ndarray, err: np.ndarray | None, **kwargs: object) -> None:
     ax.errorbar(x, y, yerr=err, capsize=3.5 if err is not None else 0, marker="o", ms=5, lw=1.6, **kwargs)
 
 
+def _references(reference: object, func: str) -> list[tuple[str, float, float]]:
+    """``reference`` (label → mean or (mean, std)) as [(label, mean, std)], std NaN when not given."""
+    if reference is None:
+        return []
+    if not isinstance(reference, Mapping):
+        raise ValueError(f"{func}: reference must be a dict label → (mean, std) or label → mean, "
+                         f"got {type(reference).__name__}")
+    out = []
+    for label, value in reference.items():
+        pair = value if isinstance(value, (tuple, list)) else (value, np.nan)
+        if len(pair) != 2 or not all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
+                                     for v in pair) or not np.isfinite(pair[0]):
+            raise ValueError(f"{func}: reference[{label!r}] must be a number or (mean, std), got {value!r}")
+        out.append((str(label), float(pair[0]), float(pair[1])))
+    return out
+
+
 def plot_ablation(summary: pd.DataFrame, x: str, y: str = "auc_mean", err: str | None = "auc_std",
-                  hue: str | None = "model", ax: Axes | None = None) -> Figure:
+                  hue: str | None = "model", ax: Axes | None = None, *,
+                  reference: Mapping[str, float | tuple[float, float]] | None = None,
+                  oracle: float | None = None) -> Figure:
     """Ablation curves: ``y`` ± ``err`` against ``x``, one line per ``hue`` (AOANet Fig. 4, CAN Tables 5–7).
 
     For example AUC vs the number of layers L, subspaces S, pruning ratio r, CAN's micro-MLP depth or
     orders. Numeric ``x`` is plotted on a numeric axis (integer ticks when every x is an integer); other
-    ``x`` (e.g. ``"16-8-4"``) as categories in first-seen order. Each line is sorted by x.
+    ``x`` (e.g. ``"16-8-4"``) as categories in first-seen order. Each line is sorted by x. Error bars only
+    where a row averages more than one run (column ``n`` > 1; without ``n``, wherever ``err`` is a number).
+
+    A model that does not change along x — GIN beside AOANet's ratio r, the unpruned model — is a
+    ``reference``: a line across the whole x range with a band of ± its std, not a flat series of dots.
+    The legend sits right of the axes, never over the data.
 
     Args:
         summary: one row per (hue, x) — aggregate over seeds first, e.g.
@@ -509,6 +640,9 @@ def plot_ablation(summary: pd.DataFrame, x: str, y: str = "auc_mean", err: str |
         x: the ablated column. y: the metric column. err: its error column (``None`` = no error bars).
         hue: the column that separates lines (``None`` = a single line).
         ax: an Axes to draw into.
+        reference: label → ``(mean, std)`` (or label → mean): each a solid horizontal line at the mean with
+            an ``axhspan`` band of mean ± std (no band for a std of 0 or NaN, or a bare mean).
+        oracle: the best achievable value (the Bayes AUC of synthetic data): a dashed black line.
 
     Returns:
         the Figure.
@@ -519,7 +653,11 @@ def plot_ablation(summary: pd.DataFrame, x: str, y: str = "auc_mean", err: str |
         >>> fig = plot_ablation(s, x="layers")
         >>> fig.axes[0].get_xlabel(), fig.axes[0].get_ylabel()
         ('layers', 'AUC (mean ± std)')
-        >>> plt.close(fig)
+        >>> r = pd.DataFrame({"ratio": [0.1, 0.3, 0.5], "auc_mean": [0.80, 0.81, 0.79], "auc_std": 0.01, "n": 2})
+        >>> fig = plot_ablation(r, x="ratio", hue=None, reference={"GIN (r = 1)": (0.805, 0.004)}, oracle=0.9)
+        >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+        ['GIN (r = 1)', 'oracle 0.9000']
+        >>> plt.close("all")
     """
     func = "plot_ablation"
     cols = [c for c in (x, y, err, hue) if c is not None]
@@ -532,53 +670,78 @@ def plot_ablation(summary: pd.DataFrame, x: str, y: str = "auc_mean", err: str |
         dup = {k: v.item() if isinstance(v, np.generic) else v for k, v in first.items()}
         raise ValueError(f"{func}: summary has several rows for {dup}; aggregate "
                          f"the seeds into one row per ({', '.join(keys)}) first")
+    references = _references(reference, func)
+    if oracle is not None and (isinstance(oracle, bool) or not isinstance(oracle, (int, float, np.number))
+                               or not np.isfinite(oracle)):
+        raise ValueError(f"{func}: oracle must be a number or None, got {oracle!r}")
     numeric = pd.api.types.is_numeric_dtype(summary[x]) and not pd.api.types.is_bool_dtype(summary[x])
     categories = list(dict.fromkeys(summary[x]))
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 4), layout="constrained")
     groups = [(None, summary)] if hue is None else list(summary.groupby(hue, sort=False))
+    drawn = None
     for k, (name, part) in enumerate(groups):
         part = part.sort_values(x, key=None if numeric else (lambda c: c.map(categories.index)))
         xs = part[x].to_numpy(dtype=float) if numeric else part[x].map(categories.index).to_numpy(dtype=float)
-        _errorbar_lines(ax, xs, part[y].to_numpy(dtype=float),
-                        None if err is None else part[err].to_numpy(dtype=float),
-                        color=f"C{k % 10}", label=None if hue is None else str(name))
+        spread = _spread(part, err)
+        drawn = drawn if spread is None else spread
+        _errorbar_lines(ax, xs, part[y].to_numpy(dtype=float), spread, color=f"C{k % 10}",
+                        label=None if hue is None else str(name), zorder=3)
+    bands = {}                                                          # label → its band, for the legend
+    for j, (label, mean, std) in enumerate(references):
+        color = f"C{(len(groups) + j) % 10}" if hue is not None else f"C{(j + 1) % 10}"
+        line = ax.axhline(mean, color=color, lw=1.6, zorder=2, label=label)
+        if np.isfinite(std) and std > 0:
+            bands[line] = (ax.axhspan(mean - std, mean + std, color=color, alpha=0.18, lw=0, zorder=1), line)
+    if oracle is not None:
+        ax.axhline(float(oracle), color="black", ls="--", lw=1.1, zorder=2, label=f"oracle {float(oracle):.4f}")
     if not numeric:
         ax.set_xticks(range(len(categories)), [str(c) for c in categories])
+        if len(categories) == 1:
+            ax.set_xlim(-0.5, 0.5)
     elif all(float(v).is_integer() for v in summary[x]):
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    pretty, label = _metric_label(y, err)
+        _integer_ticks(ax, "x", summary[x].to_numpy(dtype=float))
+    pretty, label = _value_label(y, err, summary, drawn)
     ax.set_xlabel(x)
     ax.set_ylabel(label)
     ax.set_title(f"Ablation: {pretty} vs {x}")
     ax.grid(axis="y", alpha=0.3)
-    if hue is not None:
-        ax.legend(title=hue, fontsize=8, title_fontsize=8)
+    if hue is not None or references or oracle is not None:                  # the series first, then the lines
+        handles, labels = ax.get_legend_handles_labels()
+        order = sorted(range(len(handles)), key=lambda i: not isinstance(handles[i], ErrorbarContainer))
+        _legend_outside(ax, title=hue, handles=[bands.get(handles[i], handles[i]) for i in order],
+                        labels=[labels[i] for i in order])
     return ax.figure
 
 
 def plot_params_vs_auc(summary: pd.DataFrame, params: str = "params", auc: str = "auc_mean",
-                       err: str | None = "auc_std", model: str = "model", log: bool = True,
+                       err: str | None = "auc_std", model: str = "model", log: bool | None = None,
                        ax: Axes | None = None) -> Figure:
-    """Model size against quality, CAN Fig. 5 style: parameter-count bars, AUC ± std as a line on a twin axis.
+    """Model size against quality, CAN Fig. 5's question: do more parameters buy a higher AUC?
+
+    One labelled dot per model at (parameters, AUC), with ± std error bars where a row averages more than
+    one run (column ``n`` > 1; without ``n``, wherever ``err`` is a number). Parameter counts that differ
+    by orders of magnitude are positions on a log axis — never the lengths of log-scaled bars, whose
+    baseline is arbitrary. Top left is best: a high AUC from few parameters.
 
     Args:
         summary: one row per model (columns ``model``, ``params``, ``auc``, and ``err`` unless ``None``),
-            drawn in the given order; e.g. :func:`ctrviz.experiments.compare_models`' results with
-            ``auc_mean = auc`` and no ``err`` for a single seed.
+            e.g. :func:`ctrviz.experiments.summarize`'s, or :func:`ctrviz.experiments.compare_models`'
+            results with ``auc="auc", err=None``.
         params, auc, err, model: the column names.
-        log: parameter axis on a log scale (sizes often differ by orders of magnitude).
-        ax: an Axes for the bars; the AUC axis is its ``twinx()``.
+        log: parameter axis on a log scale; ``None``: when the counts span a factor of 10 or more.
+        ax: an Axes to draw into.
 
     Returns:
-        the Figure: axes 0 the bars (parameters), axes 1 the AUC line.
+        the Figure: one axes, parameters along x, the AUC along y, each dot labelled "model (count)".
 
     Example:
         >>> s = pd.DataFrame({"model": ["lr", "dnn", "can"], "params": [700, 60_000, 520_000],
-        ...                   "auc_mean": [0.52, 0.72, 0.74], "auc_std": [0.001, 0.003, 0.002]})
+        ...                   "auc_mean": [0.52, 0.72, 0.74], "auc_std": [0.001, 0.003, 0.002], "n": 5})
         >>> fig = plot_params_vs_auc(s)
-        >>> fig.axes[0].get_yscale(), fig.axes[1].get_ylabel()
-        ('log', 'AUC (mean ± std)')
+        >>> ax = fig.axes[0]
+        >>> ax.get_xscale(), ax.get_ylabel(), [t.get_text() for t in ax.texts]
+        ('log', 'AUC (mean ± std over 5 runs)', ['lr (700)', 'dnn (60k)', 'can (520k)'])
         >>> plt.close(fig)
     """
     func = "plot_params_vs_auc"
@@ -592,33 +755,35 @@ def plot_params_vs_auc(summary: pd.DataFrame, params: str = "params", auc: str =
     sizes = summary[params].to_numpy(dtype=float)
     if log and not (sizes > 0).all():
         raise ValueError(f"{func}: column {params!r} must be > 0 on a log scale (log=False for others)")
+    if log is None:
+        log = bool((sizes > 0).all() and sizes.max() >= 10 * sizes.min())
     names = [str(m) for m in summary[model]]
-    x = np.arange(len(names), dtype=float)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(min(10.0, 3.0 + 0.9 * len(names)), 4), layout="constrained")
-    bars = ax.bar(x, sizes, width=0.6, color="#b9cfe4", edgecolor="#5a7fa8", label="parameters", zorder=2)
-    if log:
-        ax.set_yscale("log")
-    ax.set_ylim(top=sizes.max() * (4.0 if log else 1.12))
-    ax.set_xticks(x, [f"{n}\n{_short_count(size)}" for n, size in zip(names, sizes, strict=True)])  # count below
-    if len(names) > 8 or max(map(len, names)) > 10:
-        plt.setp(ax.get_xticklabels(), rotation=30, ha="right", rotation_mode="anchor")
-    ax.set_xlabel(f"{model} (and its parameter count)")
-    ax.set_ylabel("parameters" + (" (log scale)" if log else ""))
-    twin = ax.twinx()
     scores = summary[auc].to_numpy(dtype=float)
-    spread = None if err is None else summary[err].to_numpy(dtype=float)
-    _errorbar_lines(twin, x, scores, spread, color="#d1495b", label=auc.replace("_", " "), zorder=3)
-    pretty, label = _metric_label(auc, err)
-    twin.set_ylabel(label, color="#d1495b")
-    twin.tick_params(axis="y", colors="#d1495b")
-    margin = 0.0 if spread is None else np.nan_to_num(spread)
-    lo, hi = np.nanmin(scores - margin), np.nanmax(scores + margin)
-    pad = 0.1 * (hi - lo) + 1e-3
-    twin.set_ylim(lo - pad, hi + 2 * pad)
-    handles = [bars, *twin.get_legend_handles_labels()[0]]
-    ax.legend(handles=handles, labels=["parameters", label], loc="upper left", fontsize=8)
-    ax.set_title(f"Parameters and {pretty} by {model}")
+    spread = _spread(summary, err)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 4), layout="constrained")
+    ax.errorbar(sizes, scores, yerr=spread, fmt="o", ms=6, color="#d1495b", elinewidth=1.4,
+                capsize=4 if spread is not None else 0, zorder=3)
+    pos = np.log10(sizes) if log else sizes
+    lo, hi = float(pos.min()), float(pos.max())
+    span = hi - lo if hi > lo else (1.0 if log else max(abs(hi), 1.0))
+    for name, size, p, score in zip(names, sizes, pos, scores, strict=True):
+        right = (p - lo) / span <= 0.6                                  # label towards the middle of the axes
+        ax.annotate(f"{name} ({_short_count(size)})", (size, score), xytext=(7 if right else -7, 0),
+                    textcoords="offset points", ha="left" if right else "right", va="center", fontsize=8)
+    edges = (lo - 0.12 * span, hi + 0.12 * span)
+    ax.set_xlim(*(10.0 ** np.array(edges) if log else edges))
+    if log:
+        ax.set_xscale("log")
+    margin = np.zeros_like(scores) if spread is None else np.nan_to_num(spread)
+    y_lo, y_hi = float(np.nanmin(scores - margin)), float(np.nanmax(scores + margin))
+    pad = 0.12 * (y_hi - y_lo) + 2e-3
+    ax.set_ylim(y_lo - pad, y_hi + pad)
+    pretty, label = _value_label(auc, err, summary, spread)
+    ax.set_xlabel("parameters" + (" (log scale)" if log else ""))
+    ax.set_ylabel(label)
+    ax.grid(alpha=0.3)
+    ax.set_title(f"Do more parameters buy a higher {pretty}?")
     return ax.figure
 
 

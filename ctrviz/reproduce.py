@@ -212,23 +212,51 @@ def reproduce(name: str, data: CTRData, *, seeds: int = 5, quick: bool = False, 
 
 
 def plot_spec(spec: Spec, summary: pd.DataFrame, data: CTRData) -> Figure:
-    """The spec's figure from its summary (AUC bars beside the oracle, CAN Fig. 5, or ablation curves)."""
+    """The spec's figure from its summary: test AUC per model as dots ± std beside the oracle, CAN Fig. 5
+    (parameters vs AUC), or one ablation panel per knob (:mod:`ctrviz.plots`).
+
+    A one-panel figure carries "<paper> on <data>" as the first line of its own title, so no suptitle sits
+    on top of it; the ablation panels share a suptitle that the constrained layout keeps clear of their
+    titles. Error bars appear where the summary's ``n`` > 1.
+
+    Args:
+        spec: a value of :data:`SPECS`.
+        summary: :func:`ctrviz.experiments.summarize` of the spec's runs.
+        data: the dataset (its ``name``, and ``info["oracle_auc"]`` when known).
+
+    Returns:
+        the Figure.
+
+    Example:
+        >>> import matplotlib; matplotlib.use("Agg")
+        >>> from types import SimpleNamespace
+        >>> s = pd.DataFrame({"model": ["dnn", "can"], "auc_mean": [0.80, 0.85], "auc_std": [0.01, 0.02], "n": 3})
+        >>> fig = plot_spec(SPECS["can-table2"], s, SimpleNamespace(name="synthetic", info={"oracle_auc": 0.9}))
+        >>> fig.axes[0].get_title(), fig.get_suptitle()
+        ('CAN Table 2 on synthetic\\nTest AUC by model', '')
+        >>> plt.close(fig)
+    """
     from ctrviz import plots
 
     title = f"{spec.paper} on {data.name}"
-    if spec.plot == "params":
-        fig = plots.plot_params_vs_auc(summary)
-    elif spec.plot == "ablation":                       # one panel per ablation: their x values differ
+    if spec.plot == "ablation":                       # one panel per ablation: their x values differ
         groups = list(dict.fromkeys(summary[spec.hue]))
         fig, axes = plt.subplots(1, len(groups), figsize=(4 * len(groups), 3.6), layout="constrained", squeeze=False)
         for ax, g in zip(axes[0], groups, strict=True):
             part = summary[summary[spec.hue] == g]
-            plots.plot_ablation(part, x=spec.x, hue="model", ax=ax)
-            ax.set_title(str(g))
+            models = list(dict.fromkeys(part["model"]))
+            one_line = not part.duplicated(spec.x).any()    # one row per x (CAN Table 5): x names the points
+            plots.plot_ablation(part, x=spec.x, hue=None if one_line else "model", ax=ax)
+            ax.set_title(str(g) + (f" ({models[0]})" if len(models) == 1 else ""))
             ax.set_xlabel(str(g))
+        fig.suptitle(title)
+        return fig
+    if spec.plot == "params":
+        fig = plots.plot_params_vs_auc(summary)
     else:
         fig = plots.plot_model_comparison(summary.rename(columns={"auc_mean": "auc"}), data.info.get("oracle_auc"))
-    fig.suptitle(title)
+    ax = fig.axes[0]
+    ax.set_title(f"{title}\n{ax.get_title()}")
     return fig
 
 

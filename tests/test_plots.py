@@ -4,12 +4,17 @@ and their errors, on hand-written tables whose expected values are computed by h
 from __future__ import annotations
 
 import math
+import re
+from types import SimpleNamespace
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from matplotlib.container import BarContainer
+from matplotlib.patches import Rectangle
+from matplotlib.text import Text
 
 from ctrviz.data import Field, Schema
 from ctrviz.data.batch import Batch
@@ -29,18 +34,23 @@ from ctrviz.plots import (
     plot_pruning_mask,
     plot_training_curves,
 )
+from ctrviz.reproduce import SPECS, plot_spec
 
 RESULTS = pd.DataFrame({"model": ["lr", "dnn"], "auc": [0.70, 0.80]})
 HISTORIES = {"lr": pd.DataFrame({"epoch": [1, 2], "valid_auc": [0.6, 0.7]}),
              "dnn": pd.DataFrame({"epoch": [1, 2, 3], "valid_auc": [0.6, 0.75, 0.8]})}
 
 
-def test_model_comparison_draws_one_bar_per_model_and_the_oracle():
+def test_model_comparison_draws_one_dot_per_model_and_the_oracle():
     fig = plot_model_comparison(RESULTS, oracle_auc=0.9)
     ax = fig.axes[0]
-    assert [round(p.get_height(), 2) for p in ax.patches] == [0.70, 0.80]
+    (dots,) = ax.containers                                             # dots, not bars: no bar patches at all
+    x, y, _ = errorbars(dots, with_bars=False)
+    assert x == [0, 1] and y == [0.70, 0.80] and not ax.patches
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["lr", "dnn"]
     assert [line.get_ydata()[0] for line in ax.lines if line.get_linestyle() == "--"] == [0.9]
     assert ax.get_ylim()[1] > 0.9 and ax.get_ylabel() == "test AUC"
+    assert sorted(t.get_text() for t in ax.texts) == ["0.7000", "0.8000"]   # each dot's value
     plt.close(fig)
 
 
@@ -89,10 +99,11 @@ def planted_boxes(ax):
     return sorted(tuple(map(float, p.get_xy())) for p in ax.patches if p.get_gid() == "planted")
 
 
-def errorbars(container):
-    """(x, y, half-length of each error bar) of an ErrorbarContainer."""
-    line, _, (bars,) = container.lines
-    half = [(seg[1][1] - seg[0][1]) / 2 for seg in bars.get_segments()]
+def errorbars(container, with_bars=True):
+    """(x, y, half-length of each error bar) of an ErrorbarContainer (NaN for a row without a bar)."""
+    line, _, bars = container.lines
+    assert container.has_yerr == with_bars and len(bars) == with_bars  # no bar artists where none is expected
+    half = [(seg[1][1] - seg[0][1]) / 2 if len(seg) else NAN for seg in bars[0].get_segments()] if bars else []
     return list(line.get_xdata()), list(line.get_ydata()), half
 
 
@@ -269,22 +280,25 @@ def test_ablation_categorical_x_single_line_and_no_error_bars():
     plt.close(fig)
 
 
-def test_params_vs_auc_bars_on_a_log_axis_and_auc_with_error_bars_on_the_twin():
+def test_params_vs_auc_dots_on_a_log_axis_with_error_bars_and_labels():
     s = pd.DataFrame({"model": ["lr", "dnn", "can"], "params": [700, 60_000, 520_000],
                       "auc_mean": [0.52, 0.72, 0.74], "auc_std": [0.001, 0.003, 0.002]})
-    fig = plot_params_vs_auc(s)
-    bars, twin = fig.axes
-    assert [p.get_height() for p in bars.patches] == [700, 60_000, 520_000]
-    assert bars.get_yscale() == "log" and bars.get_ylabel() == "parameters (log scale)"
-    assert [t.get_text() for t in bars.get_xticklabels()] == ["lr\n700", "dnn\n60k", "can\n520k"]
-    (container,) = twin.containers
-    x, y, half = errorbars(container)
-    assert x == [0, 1, 2] and y == [0.52, 0.72, 0.74]
+    fig = plot_params_vs_auc(s)                                         # counts span > 10x: log x axis
+    (ax,) = fig.axes
+    assert ax.get_xscale() == "log" and ax.get_xlabel() == "parameters (log scale)"
+    assert not ax.patches and not ax.containers[1:]                     # dots, no (log-scaled) bars
+    x, y, half = errorbars(ax.containers[0])
+    assert x == [700, 60_000, 520_000] and y == [0.52, 0.72, 0.74]
     np.testing.assert_allclose(half, [0.001, 0.003, 0.002])
-    assert twin.get_ylabel() == "AUC (mean ± std)"
+    assert [t.get_text() for t in ax.texts] == ["lr (700)", "dnn (60k)", "can (520k)"]
+    assert ax.get_ylabel() == "AUC (mean ± std)" and ax.get_title() == "Do more parameters buy a higher AUC?"
     plt.close(fig)
     fig = plot_params_vs_auc(s.rename(columns={"auc_mean": "auc"}), auc="auc", err=None, log=False)
-    assert fig.axes[0].get_yscale() == "linear" and fig.axes[1].get_ylabel() == "AUC"
+    assert fig.axes[0].get_xscale() == "linear" and fig.axes[0].get_ylabel() == "AUC"
+    assert not fig.axes[0].containers[0].has_yerr
+    plt.close(fig)
+    fig = plot_params_vs_auc(s.assign(params=[100_000, 120_000, 150_000]))   # within one decade: linear
+    assert fig.axes[0].get_xscale() == "linear"
     plt.close(fig)
 
 
@@ -399,7 +413,17 @@ def test_new_plot_errors_name_the_bad_column_or_argument():
     with pytest.raises(ValueError, match="several rows for model 'gin'"):
         plot_params_vs_auc(SUMMARY.assign(params=10))
     with pytest.raises(ValueError, match="'params' must be > 0 on a log scale"):
-        plot_params_vs_auc(SUMMARY.drop_duplicates("model").assign(params=0))
+        plot_params_vs_auc(SUMMARY.drop_duplicates("model").assign(params=0), log=True)
+    with pytest.raises(ValueError, match="results lack column 'auc_sd'"):
+        plot_model_comparison(RESULTS, err="auc_sd")
+    with pytest.raises(ValueError, match="results have no rows"):
+        plot_model_comparison(RESULTS.iloc[:0])
+    with pytest.raises(ValueError, match=r"reference\['gin'\] must be a number or \(mean, std\), got 'high'"):
+        plot_ablation(SUMMARY, x="layers", reference={"gin": "high"})
+    with pytest.raises(ValueError, match="reference must be a dict label"):
+        plot_ablation(SUMMARY, x="layers", reference=[0.7, 0.01])
+    with pytest.raises(ValueError, match="oracle must be a number or None, got 'x'"):
+        plot_ablation(SUMMARY, x="layers", oracle="x")
     with pytest.raises(ValueError, match="outputs must be \\(B, P, O\\) or a dict of \\(B, T, O\\), got shape"):
         plot_coaction_magnitude(torch.zeros(2, 3))
     with pytest.raises(ValueError, match="pair_names has 1 names for P = 2 pairs"):
@@ -415,3 +439,256 @@ def test_new_plot_errors_name_the_bad_column_or_argument():
     with pytest.raises(ValueError, match="tolerance must be a positive number, got 0"):
         plot_lemma_errors(LEMMA_TABLE, tolerance=0)
     plt.close("all")
+
+
+# ---------------------------------------------------------------- DESIGN.md "Figures": properties of the figure --
+# Each rule is checked on the returned Figure after a draw (window extents in pixels), not on pixels.
+
+def _render(fig):
+    fig.canvas.draw()
+    return fig.canvas.get_renderer()
+
+
+def _shown_ticklabels(axis):
+    """The tick labels a reader sees: non-empty, visible, and at a tick inside the view."""
+    lo, hi = sorted(axis.get_view_interval())
+    out = []
+    for ticks in (axis.get_major_ticks(), axis.get_minor_ticks()):
+        for tick in ticks:
+            for label in (tick.label1, tick.label2):
+                if label.get_visible() and label.get_text() and lo - 1e-9 <= tick.get_loc() <= hi + 1e-9:
+                    out.append(label)
+    return out
+
+
+def _bar_containers(ax):
+    return [c for c in ax.containers if isinstance(c, BarContainer)]
+
+
+def assert_figure_rules(fig, legends_outside=True):
+    """No log-scaled bars, bars from zero, tick labels ≥ 8 pt, no "± 0" text, suptitle clear of the axes
+    titles, and (``legends_outside``) every axes legend outside its axes: never over the data."""
+    renderer = _render(fig)
+    for ax in fig.axes:
+        for bars in _bar_containers(ax):
+            horizontal = bars.orientation == "horizontal"
+            assert (ax.get_xscale() if horizontal else ax.get_yscale()) == "linear", "bars on a log axis"
+            assert (ax.get_xlim() if horizontal else ax.get_ylim())[0] == 0, "bars that do not start at zero"
+        for axis in (ax.xaxis, ax.yaxis):
+            sizes = [label.get_fontsize() for label in _shown_ticklabels(axis)]
+            assert min(sizes, default=8) >= 8, f"tick labels of {min(sizes)} pt"
+        legend = ax.get_legend()
+        if legends_outside and legend is not None:
+            assert not legend.get_window_extent(renderer).overlaps(ax.get_window_extent(renderer))
+    texts = [t.get_text() for t in fig.findobj(Text)]
+    assert not [t for t in texts if re.search(r"±\s*0(\.0*)?(?!\d*[1-9])", t)], "a '± 0' text"
+    if fig.get_suptitle():
+        top = fig._suptitle.get_window_extent(renderer)
+        for ax in fig.axes:
+            for title in (ax.title, ax._left_title, ax._right_title):
+                if title.get_text():
+                    assert not top.overlaps(title.get_window_extent(renderer)), "suptitle over an axes title"
+
+
+def _markers_in_display(ax):
+    """Every data point drawn with a marker, in display pixels."""
+    points = [line.get_transform().transform(line.get_xydata()) for line in ax.lines if line.get_marker() not in
+              (None, "", "None", " ", "_", "|")]                      # "_" and "|": the error bars' caps
+    return np.concatenate(points) if points else np.zeros((0, 2))
+
+
+N3 = pd.DataFrame({"model": ["lr", "dnn", "can"], "auc": [0.70, 0.80, 0.82], "auc_std": [0.01, 0.02, 0.005],
+                   "n": 3, "params": [700, 60_000, 520_000]})
+N1 = N3.assign(auc_std=0.0, n=1)                                        # summarize's std of a single run is 0
+
+
+def test_no_log_scaled_bars_parameters_are_dots_on_a_log_axis():           # Figures rule 1
+    fig = plot_params_vs_auc(N3, auc="auc")
+    (ax,) = fig.axes
+    assert ax.get_xscale() == "log"
+    assert not _bar_containers(ax) and not [p for p in ax.patches if isinstance(p, Rectangle)]
+    np.testing.assert_array_equal(_markers_in_display(ax).shape, (3, 2))   # one dot per model
+    assert_figure_rules(fig)
+    plt.close(fig)
+
+
+def test_error_bars_when_n_above_one_and_no_plus_minus_zero_for_one_run():   # Figures rule 2
+    fig = plot_model_comparison(N3)                                     # err="auto": the auc_std column
+    (dots,) = fig.axes[0].containers
+    np.testing.assert_allclose(errorbars(dots)[2], [0.01, 0.02, 0.005])
+    assert fig.axes[0].get_ylabel() == "test AUC (mean ± std over 3 runs)"
+    assert_figure_rules(fig)
+    plt.close(fig)
+    fig = plot_model_comparison(N1)
+    errorbars(fig.axes[0].containers[0], with_bars=False)               # no error bar artists for n = 1
+    assert not [t for t in fig.findobj(Text) if "±" in t.get_text()]
+    assert fig.axes[0].get_ylabel() == "test AUC (one run)"
+    assert_figure_rules(fig)
+    plt.close(fig)
+    fig = plot_model_comparison(N3.assign(n=[3, 1, 2]))                 # a bar only where n > 1
+    np.testing.assert_allclose(errorbars(fig.axes[0].containers[0])[2], [0.01, NAN, 0.005])
+    plt.close(fig)
+    fig = plot_model_comparison(N3.rename(columns={"auc": "auc_mean"}), metric="auc_mean")   # auc_mean → auc_std
+    assert fig.axes[0].containers[0].has_yerr
+    plt.close(fig)
+    fig = plot_model_comparison(N3, err=None)
+    assert not fig.axes[0].containers[0].has_yerr
+    plt.close(fig)
+    for n, with_bars in ((3, True), (1, False)):
+        fig = plot_ablation(SUMMARY.assign(n=n), x="layers")
+        for c in fig.axes[0].containers:
+            errorbars(c, with_bars=with_bars)
+        assert fig.axes[0].get_ylabel() == ("AUC (mean ± std over 3 runs)" if with_bars else "AUC (one run)")
+        assert_figure_rules(fig)
+        plt.close(fig)
+        fig = plot_params_vs_auc(N3.assign(n=n), auc="auc")
+        errorbars(fig.axes[0].containers[0], with_bars=with_bars)
+        assert_figure_rules(fig)
+        plt.close(fig)
+
+
+@pytest.mark.parametrize("epochs", [[1], [1, 2], [1, 2, 3, 4, 5, 6, 7]])
+def test_epoch_ticks_are_integers(epochs):                                  # Figures rule 3
+    histories = {"lr": pd.DataFrame({"epoch": epochs, "valid_auc": np.linspace(0.6, 0.7, len(epochs))})}
+    for fig, ax in ((f := plot_training_curves(histories), f.axes[0]),
+                    (f := plot_demo(RESULTS, histories, 0.9), f.axes[1])):
+        _render(fig)
+        lo, hi = ax.get_xlim()
+        shown = [t for t in ax.get_xticks() if lo <= t <= hi]
+        assert shown and all(float(t).is_integer() for t in shown), shown
+        assert_figure_rules(fig)
+        plt.close(fig)
+    fig = plot_ablation(SUMMARY[SUMMARY.layers == 2], x="layers")      # one integer x value
+    lo, hi = fig.axes[0].get_xlim()
+    assert [t for t in fig.axes[0].get_xticks() if lo <= t <= hi] == [2]
+    plt.close(fig)
+
+
+def _spec_summary(name):
+    """A summarize()-like table for spec ``name`` (its quick grid, 3 runs each): no training needed."""
+    rows = []
+    for k, (label, _, _, setting) in enumerate(SPECS[name].grid(True)):
+        rows.append({"model": label, **setting, "auc_mean": 0.80 + 0.01 * k, "auc_std": 0.004, "n": 3,
+                     "params": 1000 * 3 ** k})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+@pytest.mark.parametrize("dpi", [80, 110])
+def test_spec_figures_keep_the_suptitle_clear_of_the_axes_titles(name, dpi):   # Figures rule 4
+    data = SimpleNamespace(name="synthetic", info={"oracle_auc": 0.9})
+    with plt.rc_context({"figure.dpi": dpi}):
+        fig = plot_spec(SPECS[name], _spec_summary(name), data)
+    assert_figure_rules(fig)                                            # includes: suptitle ∩ titles = ∅
+    if len(fig.axes) == 1:                                              # one panel: the spec in its own title
+        assert fig.get_suptitle() == "" and fig.axes[0].get_title().startswith(f"{SPECS[name].paper} on synthetic\n")
+    else:
+        assert fig.get_suptitle() == f"{SPECS[name].paper} on synthetic"
+    plt.close(fig)
+
+
+def test_the_rule_checker_catches_a_suptitle_on_a_title_log_bars_and_a_legend_over_data():
+    fig, ax = plt.subplots(figsize=(4, 3))                              # no layout engine: nothing makes room
+    ax.set_position([0.1, 0.1, 0.8, 0.84])
+    ax.set_title("an axes title")
+    fig.suptitle("a suptitle", y=0.985)
+    with pytest.raises(AssertionError, match="suptitle over an axes title"):
+        assert_figure_rules(fig)
+    plt.close(fig)
+    fig, ax = plt.subplots()
+    ax.bar([0, 1], [10, 1000])
+    ax.set_yscale("log")
+    with pytest.raises(AssertionError, match="bars on a log axis"):
+        assert_figure_rules(fig)
+    ax.set_yscale("linear")
+    ax.set_ylim(5, 1100)
+    with pytest.raises(AssertionError, match="bars that do not start at zero"):
+        assert_figure_rules(fig)
+    plt.close(fig)
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1], "o", label="data")
+    ax.legend(loc="center")
+    ax.set_title("AUC 0.8 ± 0.0000")
+    with pytest.raises(AssertionError):                                 # a legend inside the axes
+        assert_figure_rules(fig)
+    with pytest.raises(AssertionError, match="a '± 0' text"):
+        assert_figure_rules(fig, legends_outside=False)
+    plt.close(fig)
+
+
+def test_pruning_mask_of_25_fields_has_8pt_tick_labels_that_do_not_overlap():   # Figures rule 5
+    fields = ["user", "item", "category", "hist_item", "hist_cat"] + [f"f{i:02d}" for i in range(20)]
+    t = pd.DataFrame([(1, s, u, v, 1.0, (i + j + s) % 3 == 0) for s in range(3)
+                      for i, u in enumerate(fields) for j, v in enumerate(fields)],
+                     columns=["layer", "subspace", "left", "right", "alpha", "kept"])
+    for fig in (plot_pruning_mask(t, planted=[("f01", "f04")]), plot_interaction_heatmap(t)):
+        renderer = _render(fig)
+        assert_figure_rules(fig, legends_outside=False)
+        for ax in fig.axes[:3 if len(fig.axes) == 3 else 1]:
+            for axis, coord in ((ax.xaxis, 0), (ax.yaxis, 1)):
+                labels = sorted(_shown_ticklabels(axis), key=lambda lab: lab.get_window_extent(renderer).p0[coord])
+                boxes = [lab.get_window_extent(renderer) for lab in labels]
+                assert all(not a.overlaps(b) for a, b in zip(boxes, boxes[1:], strict=False))
+        plt.close(fig)
+    fig = plot_pruning_mask(t)
+    shown = [lab.get_text() for lab in _shown_ticklabels(fig.axes[0].yaxis)]
+    assert shown[0] == "user" and 5 <= len(shown) < len(fields)        # 25 fields at ~0.1 in: every 2nd label
+    assert all(lab.get_fontsize() >= 8 for a in fig.axes for lab in _shown_ticklabels(a.xaxis))
+    plt.close(fig)
+    fig = plot_pruning_mask(INTER)                                      # few fields: every label
+    assert [lab.get_text() for lab in _shown_ticklabels(fig.axes[0].yaxis)] == ["user", "f02", "f10"]
+    assert_figure_rules(fig, legends_outside=False)
+    plt.close(fig)
+
+
+def test_ablation_reference_is_a_line_with_its_band_and_the_legend_is_off_the_data():   # Figures rules 6, 8
+    r = pd.DataFrame({"ratio": [0.1, 0.3, 0.5], "auc_mean": [0.8775, 0.870, 0.851], "auc_std": [0.001, 0.0025, 0.002],
+                      "n": 2, "model": "AOANet (re-trained at r)"})
+    fig = plot_ablation(r, x="ratio", reference={"GIN (r = 1)": (0.831, 0.011), "DNN": 0.80}, oracle=0.9144)
+    ax = fig.axes[0]
+    renderer = _render(fig)
+    frame = ax.get_window_extent(renderer)
+    flat = {line.get_label(): line for line in ax.lines if line.get_label() in ("GIN (r = 1)", "DNN", "oracle 0.9144")}
+    assert set(flat) == {"GIN (r = 1)", "DNN", "oracle 0.9144"}
+    for label, y in (("GIN (r = 1)", 0.831), ("DNN", 0.80), ("oracle 0.9144", 0.9144)):
+        box = flat[label].get_window_extent(renderer)                   # across the whole x range
+        assert box.x0 == pytest.approx(frame.x0, abs=2) and box.x1 == pytest.approx(frame.x1, abs=2)
+        assert list(flat[label].get_ydata()) == [y, y]
+    (band,) = [p for p in ax.patches if isinstance(p, Rectangle)]       # only GIN has a std: one band
+    assert (band.get_y(), band.get_y() + band.get_height()) == pytest.approx((0.831 - 0.011, 0.831 + 0.011))
+    assert band.get_facecolor()[:3] == pytest.approx(plt.matplotlib.colors.to_rgb(flat["GIN (r = 1)"].get_color()))
+    lo, hi = ax.get_ylim()
+    assert lo < 0.80 and hi > 0.9144                                    # references inside the view
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["AOANet (re-trained at r)", "GIN (r = 1)", "DNN",
+                                                                   "oracle 0.9144"]
+    legend = ax.get_legend().get_window_extent(renderer)
+    assert not legend.overlaps(frame)                                   # outside the axes ...
+    assert not any(legend.contains(px, py) for px, py in _markers_in_display(ax))   # ... so over no data point
+    assert_figure_rules(fig)
+    plt.close(fig)
+
+
+def test_model_comparison_and_ablation_legends_never_cover_data():           # Figures rule 8
+    for fig in (plot_model_comparison(N3, oracle_auc=0.9), plot_ablation(SUMMARY, x="layers"),
+                plot_demo(N3, HISTORIES, 0.9)):
+        renderer = _render(fig)
+        for ax in fig.axes:
+            legend = ax.get_legend()
+            assert legend is not None
+            box = legend.get_window_extent(renderer)
+            assert not box.overlaps(ax.get_window_extent(renderer))
+            assert not any(box.contains(px, py) for px, py in _markers_in_display(ax))
+        plt.close(fig)
+
+
+def test_axes_with_bars_start_at_zero_and_auc_comparisons_are_dots():       # Figures rule 7
+    fig = plot_model_comparison(pd.DataFrame({"model": ["a", "b"], "auc": [0.881, 0.899], "auc_std": 0.002, "n": 5}))
+    ax = fig.axes[0]
+    assert not _bar_containers(ax) and not ax.patches                   # a narrow AUC range: dots, no bars
+    assert ax.get_ylim()[0] > 0.85                                      # so the axis may zoom in
+    plt.close(fig)
+    out = torch.tensor([[[1.0, -3.0], [0.0, 0.5]], [[2.0, 2.0], [0.5, 0.0]]])
+    for fig in (plot_coaction_magnitude(out), plot_alpha_distributions(INTER, kind="hist")):   # the bar charts
+        assert any(_bar_containers(ax) for ax in fig.axes)
+        assert_figure_rules(fig, legends_outside=False)                 # value axes from 0, linear
+        plt.close(fig)
