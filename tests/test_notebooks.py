@@ -4,9 +4,14 @@
   must equal the stored one after ``notebooks/sanitize.cfg`` (timings, progress bars, addresses, paths,
   round-off of printed errors) — so a package change that alters what a notebook shows fails here.
 - ``06_*`` … ``08_*`` (experiments) run under ``--nbval-lax`` (cells must run, outputs are not compared)
-  with ``CTRVIZ_QUICK=1``, the switch that makes them use small data and few epochs.
+  in their mid-size mode, ``CTRVIZ_MODE=mid``: the full mode's data and training with fewer seeds and grid
+  points, so the findings their cells assert (the planted pairs on top, pruning beating GIN) are tested. One
+  fresh result cache serves the three, as it would a reader running them in order.
+- Every cell runs, the collapsed exercise solutions included: each asserts its answer.
 - Every ``notebooks/*.ipynb`` must be clean: valid nbformat, no widget state or editor metadata, small
-  embedded images, a first markdown cell that says how long it runs on CPU.
+  embedded images, one header style (a first markdown cell ``# NN · title`` saying what it teaches, the paper
+  sections and how long it runs on CPU), a first code cell that prints the versions used, and — from 02 on —
+  2–4 exercises whose solutions sit in collapsed cells tagged ``solution``.
 
 nbval runs in a subprocess with ``OMP_NUM_THREADS=1`` (the thread count changes float summation order;
 the stored outputs were made with one thread by ``notebooks/clean.py``) and without ``MPLBACKEND``, which
@@ -37,11 +42,13 @@ MAX_IMAGE_BYTES = 300_000
 NOISY_CELL_METADATA = {"collapsed", "scrolled", "ExecuteTime", "execution"}
 NOTEBOOK_METADATA = {"kernelspec", "language_info"}
 TIMEOUT_S = 1800
+HEADER_PARTS = ("**What this notebook teaches.**", "**Paper.**")
 
 
 def _nbval(notebooks: list[Path], mode: str, **env_extra: str) -> None:
     """Run pytest's nbval plugin on ``notebooks`` in a subprocess; fail with its output unless it exits 0."""
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    env = {k: v for k, v in env.items() if k not in ("CTRVIZ_MODE", "CTRVIZ_QUICK")}
     env.update(OMP_NUM_THREADS="1", PYTHONHASHSEED="0", **env_extra)
     cmd = [sys.executable, "-m", "pytest", mode, "--nbval-current-env", "-p", "no:cacheprovider",
            "--nbval-sanitize-with", str(SANITIZE.relative_to(ROOT)), "-q", "-o", "addopts=",
@@ -60,10 +67,9 @@ def test_build_up_notebooks_reproduce_their_outputs() -> None:
 
 
 @pytest.mark.slow
-def test_experiment_notebooks_run_quick() -> None:
-    if not EXPERIMENTS:
-        pytest.skip("no notebooks/06_*.ipynb … 08_*.ipynb yet (the experiment notebooks are written later)")
-    _nbval(EXPERIMENTS, "--nbval-lax", CTRVIZ_QUICK="1")
+def test_experiment_notebooks_run_mid(tmp_path: Path) -> None:
+    assert EXPERIMENTS, f"no notebooks/06_*.ipynb … 08_*.ipynb found in {NOTEBOOKS}"
+    _nbval(EXPERIMENTS, "--nbval-lax", CTRVIZ_MODE="mid", CTRVIZ_CACHE=str(tmp_path))
 
 
 def _image_bytes(data: object) -> int:
@@ -88,6 +94,23 @@ def test_notebook_is_clean(path: Path) -> None:
     assert first.cell_type == "markdown" and "CPU" in first.source, (
         f"{path.name}: the first cell must be markdown saying what the notebook teaches, the paper sections, "
         "and how long it runs on CPU and on a GPU")
+    number = path.name[:2]
+    assert first.source.startswith(f"# {number} · "), f"{path.name}: the first line must be '# {number} · title'"
+    for part in HEADER_PARTS:
+        assert part in first.source, f"{path.name}: the first cell has no {part!r} paragraph (one header style)"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code and "versions()" in code[0].source, (
+        f"{path.name}: the first code cell must print the versions used (ctrviz.utils.versions)")
+    solutions = [k for k, c in enumerate(nb.cells) if "solution" in c.metadata.get("tags", [])]
+    if number >= "02":
+        assert 2 <= len(solutions) <= 4, f"{path.name}: {len(solutions)} exercise solutions; 2–4 expected"
+        heading = [k for k, c in enumerate(nb.cells) if c.cell_type == "markdown" and "## Exercises" in c.source]
+        assert heading and heading[0] < solutions[0], f"{path.name}: no '## Exercises' cell before the solutions"
+    for k in solutions:
+        cell = nb.cells[k]
+        assert cell.cell_type == "code" and cell.metadata.get("jupyter", {}).get("source_hidden") is True, (
+            f"{path.name}, cell {k}: a solution must be a collapsed code cell (jupyter.source_hidden)")
+        assert "assert" in cell.source, f"{path.name}, cell {k}: a solution must assert its answer"
     for k, cell in enumerate(nb.cells):
         noisy = NOISY_CELL_METADATA & set(cell.metadata)
         assert not noisy, f"{path.name}, cell {k}: metadata {sorted(noisy)}; run notebooks/clean.py --no-execute"
