@@ -1,8 +1,9 @@
 """Interactive explorers (ipywidgets) over ctrviz's public interpretation outputs.
 
 - :func:`lemma_explorer`: pick a model of AOANet Tables 1–2 → the W its lemma sets
-  (:func:`ctrviz.lemmas.lemma_weights`) drawn, its h, α and pairing in words, and the max error of its
-  relations computed live (:func:`ctrviz.lemmas.check`).
+  (:func:`ctrviz.lemmas.lemma_weights`) drawn as its structure (fixed, tied, free, input-dependent entries) or
+  its values, its h, α and pairing in words, and the max error of its relations computed live
+  (:func:`ctrviz.lemmas.check`).
 - :func:`pruning_explorer`: slide AOANet's selection ratio r (Sec. 3.5, Eq. 43) → which interactions G(α)
   keeps (:func:`ctrviz.plots.plot_pruning_mask` / :func:`~ctrviz.plots.plot_interaction_heatmap`), how many,
   whether the planted pairs survive, and the re-trained AUC at r from a cached sweep.
@@ -16,15 +17,18 @@ a second time; ``w.figure`` stays readable.
 
 ``static``: ``None`` (default) gives the widget when ipywidgets imports and a Jupyter kernel runs, else
 the matplotlib Figure of the initial state; ``True`` always the Figure; ``False`` always the widget (an
-ImportError without ipywidgets).
+ImportError without ipywidgets). The static Figure shows everything the widget does: its figure, and the
+info panel's text as a block under the panels (the figure's ``supxlabel``), so a saved notebook or a
+headless run loses nothing but the controls.
 
-:func:`plot_weight_pattern` draws a stack of W matrices (the lemma explorer's figure).
+:func:`plot_weight_pattern` draws a stack of W matrices' values; :func:`plot_weight_structure` what a lemma
+constrains in them (:func:`weight_structure`: fixed 0 or 1, tied, free, input-dependent).
 
 Example:
     >>> import matplotlib; matplotlib.use("Agg")
-    >>> fig = lemma_explorer("dcn", static=True)           # no widget: the figure of W_ij = w_i
-    >>> len(fig.axes) >= 1
-    True
+    >>> fig = lemma_explorer("dcn", static=True)           # no widget: the structure of W_ij = w_i, and the text
+    >>> fig.axes[0].get_title(), "3.1 DCN (3 layers)" in fig.get_supxlabel()
+    ('one cross layer', True)
     >>> plt.close("all")
 """
 
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import html
 import io
+import re
 import textwrap
 from collections.abc import Callable, Sequence
 from types import ModuleType
@@ -43,7 +48,10 @@ import pandas as pd
 import seaborn as sns
 import torch
 from matplotlib.axes import Axes
+from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
+from matplotlib.patches import Patch
 from torch import Tensor
 
 from ctrviz.data.batch import Batch
@@ -124,6 +132,57 @@ def _symmetric_limit(values: np.ndarray) -> float:
     return float(finite.max()) if finite.size and finite.max() > 0 else 1.0
 
 
+def _as_stack(weight: Tensor | np.ndarray, func: str) -> np.ndarray:
+    """``weight`` as a float64 array (S, D, D) (a (D, D) gets S = 1); ValueError otherwise."""
+    if isinstance(weight, Tensor):
+        weight = weight.detach().cpu().double().numpy()
+    try:
+        w = np.asarray(weight, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{func}: weight must be a tensor or array of numbers, got {type(weight).__name__}") from err
+    w = w + 0.0                                                       # -0.0 → 0.0 (no "-0" in the cells)
+    if w.ndim == 2:
+        w = w[None]
+    if w.ndim != 3 or w.shape[1] != w.shape[2] or w.shape[0] == 0:
+        raise ValueError(f"{func}: weight must be (D, D) or (S, D, D) with S >= 1, got shape {w.shape}")
+    return w
+
+
+def _fill(text: str, width: int) -> str:
+    """``text`` wrapped to ``width`` characters line by line, its own line breaks kept."""
+    return "\n".join(textwrap.fill(line, max(width, 20)) if line.strip() else "" for line in text.splitlines())
+
+
+def _panel_text(markup: str) -> str:
+    """An info panel's HTML as plain text: a line per ``<br>`` and per table row, cells joined by `` | ``."""
+    text = re.sub(r"<br\s*/?>|</tr>", "\n", markup)
+    text = re.sub(r"</t[dh]>\s*(?=<t[dh])", " | ", text)
+    text = html.unescape(re.sub(r"<[^>]+>", "", text))
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _with_text_panel(fig: Figure, text: str, fontsize: int = 8) -> Figure:
+    """``fig``, made taller, with ``text`` as a block under its panels: a static explorer's copy of the info panel.
+
+    The block is the figure's ``supxlabel`` (left-aligned), for which the constrained layout makes room.
+    """
+    width, height = fig.get_size_inches()
+    if fig.get_supxlabel():                                                          # keep a note already there
+        text = f"{fig.get_supxlabel()}\n{text}"
+    body = _fill(text, int(width * 72 / (0.56 * fontsize)) - 4)
+    extra = (body.count("\n") + 1) * fontsize * 1.3 / 72 + 0.25                     # inches for the block
+    fig.set_size_inches(width, height + extra)
+    if not isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine):
+        fig.subplots_adjust(bottom=(extra + 0.3) / (height + extra))
+    fig.supxlabel(body, x=0.01, ha="left", multialignment="left", fontsize=fontsize)
+    return fig
+
+
+def _static_figure(state: dict[str, Any], info_html: Callable[[dict[str, Any]], str]) -> Figure:
+    """A static explorer: the interactive one's figure plus its info panel's text, in one Figure."""
+    return _with_text_panel(state["figure"], _panel_text(info_html(state)))
+
+
 def _matrix_heatmap(ax: Axes, matrix: np.ndarray, vmax: float, annot: bool, rows: Sequence[str] | None = None,
                     cols: Sequence[str] | None = None) -> None:
     """A diverging heatmap centred at 0 (non-finite cells left blank on a grey background)."""
@@ -132,7 +191,7 @@ def _matrix_heatmap(ax: Axes, matrix: np.ndarray, vmax: float, annot: bool, rows
                 fmt=".2g", annot_kws={"fontsize": 7}, cbar=False, square=True, linewidths=0.3, linecolor="white",
                 xticklabels=True, yticklabels=True, ax=ax)
     ax.set_facecolor("#bbbbbb")
-    ax.tick_params(labelsize=7, length=0)
+    ax.tick_params(labelsize=8, length=0)
     plt.setp(ax.get_yticklabels(), rotation=0)
 
 
@@ -174,17 +233,7 @@ def plot_weight_pattern(weight: Tensor | np.ndarray | dict[str, Any], labels: Se
         labels = weight["labels"] if labels is None else labels
         title = f"{weight['model']}: {weight['constraint']}" if title is None else title
         weight = weight["weight"]
-    if isinstance(weight, Tensor):
-        weight = weight.detach().cpu().double().numpy()
-    try:
-        w = np.asarray(weight, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{func}: weight must be a tensor or array of numbers, got {type(weight).__name__}") from err
-    w = w + 0.0                                                       # -0.0 → 0.0 (no "-0" in the cells)
-    if w.ndim == 2:
-        w = w[None]
-    if w.ndim != 3 or w.shape[1] != w.shape[2] or w.shape[0] == 0:
-        raise ValueError(f"{func}: weight must be (D, D) or (S, D, D) with S >= 1, got shape {w.shape}")
+    w = _as_stack(weight, func)
     if isinstance(max_panels, bool) or not isinstance(max_panels, int) or max_panels < 1:
         raise ValueError(f"{func}: max_panels must be an int >= 1, got {max_panels!r}")
     S, D = w.shape[0], w.shape[1]
@@ -216,29 +265,189 @@ def plot_weight_pattern(weight: Tensor | np.ndarray | dict[str, Any], labels: Se
     return fig
 
 
+# ---------------------------------------------------------------- W structure: fixed, tied, free, input ------
+
+STRUCTURE_KINDS: tuple[str, ...] = ("fixed 0", "fixed 1", "tied", "free", "input-dependent", "undefined")
+"""The classes of :func:`weight_structure`, in the order of the colours of :func:`plot_weight_structure`."""
+
+_STRUCTURE_COLORS = ("#f4f4f4", "#3b3b3b", "#e08a2c", "#3a78b5", "#8e5bb5", "#c0392b")
+_STRUCTURE_HELP = {"fixed 0": "", "fixed 1": "", "tied": "one learned number per letter",
+                   "free": "a learned number of its own", "input-dependent": "computed from the input",
+                   "undefined": "NaN or ±inf"}
+
+
+def weight_structure(weight: Tensor | np.ndarray, input_dependent: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """What a lemma's W constrains, entry by entry: fixed 0, fixed 1, tied, free or input-dependent.
+
+    Read off a W built from *random* learned weights (as :func:`ctrviz.lemmas.lemma_weights` builds it): an
+    entry that is exactly 0 or 1 is fixed by the construction; entries exactly equal to each other are one
+    learned number used several times (tied, e.g. DCN's W_ij = w_i, AOANet Eq. 20); an entry equal to no
+    other is free. With ``input_dependent`` every entry that is not fixed is computed from the input (AFM's
+    attention, AutoInt's keys and values, Lemmas A.5 and 3.4) rather than learned; its tie groups are kept.
+    Non-finite entries are ``"undefined"``. Exact equality is the test, so a random draw makes accidental
+    ties practically impossible — but do not feed it rounded or integer-valued weights.
+
+    Args:
+        weight: (D, D) or (S, D, D) tensor or array; ties are found across the whole stack.
+        input_dependent: whether the non-fixed entries depend on the input.
+
+    Returns:
+        ``(kinds, groups)``, both of ``weight``'s shape: ``kinds`` a str array of :data:`STRUCTURE_KINDS`,
+        ``groups`` an int array numbering the tie groups 0, 1, … in row-major order of their first entry
+        (−1 for entries tied to nothing).
+
+    Example:
+        >>> kinds, groups = weight_structure(torch.eye(2))
+        >>> kinds.tolist()
+        [['fixed 1', 'fixed 0'], ['fixed 0', 'fixed 1']]
+        >>> w = torch.tensor([[0.3, 0.3], [-1.2, -1.2]])             # DCN: W_ij = w_i, each row one number
+        >>> weight_structure(w)[1].tolist()
+        [[0, 0], [1, 1]]
+        >>> weight_structure(torch.tensor([[0.5, 2.0], [0.0, -1.0]]), input_dependent=True)[0].tolist()
+        [['input-dependent', 'input-dependent'], ['fixed 0', 'input-dependent']]
+    """
+    shape = np.shape(weight.detach().cpu() if isinstance(weight, Tensor) else weight)
+    flat = _as_stack(weight, "weight_structure").ravel()
+    kinds = np.full(flat.shape, "free", dtype=f"<U{max(map(len, STRUCTURE_KINDS))}")
+    groups = np.full(flat.shape, -1, dtype=np.int64)
+    finite = np.isfinite(flat)
+    kinds[~finite] = "undefined"
+    kinds[finite & (flat == 0)] = "fixed 0"
+    kinds[finite & (flat == 1)] = "fixed 1"
+    learned = np.flatnonzero(finite & (flat != 0) & (flat != 1))
+    members: dict[float, list[int]] = {}
+    for k in learned:                                                 # row-major: first entry first
+        members.setdefault(float(flat[k]), []).append(int(k))
+    tied = [idx for idx in members.values() if len(idx) > 1]
+    for g, idx in enumerate(tied):
+        kinds[idx] = "tied"
+        groups[idx] = g
+    if input_dependent:
+        kinds[learned] = "input-dependent"
+    return kinds.reshape(shape), groups.reshape(shape)
+
+
+def _group_label(g: int) -> str:
+    """Tie group 0, 1, … → ``a`` … ``z``, then ``27``, ``28``, … (1-based numbers past the alphabet)."""
+    return chr(ord("a") + g) if g < 26 else str(g + 1)
+
+
+def plot_weight_structure(weight: Tensor | np.ndarray | dict[str, Any], input_dependent: bool | None = None,
+                          labels: Sequence[str] | None = None, title: str | None = None, note: str | None = None,
+                          max_panels: int = 4, annot: bool | None = None) -> Figure:
+    """Which entries of W a lemma fixes, ties, leaves free or computes from the input (AOANet Tables 1–2).
+
+    Each panel is one W (a pair, subspace, key or layer), its cells coloured by :func:`weight_structure`:
+    fixed 0 (white), fixed 1 (black), tied (orange, one letter per group of equal entries: one learned
+    number), free (blue: an own learned number), input-dependent (purple), undefined (red). Unlike
+    :func:`plot_weight_pattern` it does not show the random values, only what the construction allows
+    them to be. The legend (outside the panels, on the right) counts the entries of each kind.
+
+    Args:
+        weight: (D, D) or (S, D, D) tensor/array built with random learned weights, or the dict of
+            :func:`ctrviz.lemmas.lemma_weights` (its ``weight``, ``labels``, ``input_dependent``, ``model`` and
+            ``constraint`` are used).
+        input_dependent: see :func:`weight_structure`; ``None`` = the dict's flag, else ``False``.
+        labels: a title per panel (default ``W^0, W^1, …``).
+        title: the figure's title (default: the question it answers, with the dict's model and constraint).
+        note: a line of text under the panels.
+        max_panels: draw at most this many W (the title says how many are left out; the legend's counts
+            are over all of them).
+        annot: write 0, 1 and the tie letters in the cells; ``None`` = when D ≤ 12.
+
+    Returns:
+        the Figure; axes 0..k−1 are the panels, each with one image of codes into :data:`STRUCTURE_KINDS`.
+
+    Example:
+        >>> fig = plot_weight_structure(torch.eye(3), title="W = I: which entries are learned?")
+        >>> fig.axes[0].images[0].get_array().tolist()[0]           # 1 = fixed 1, 0 = fixed 0
+        [1, 0, 0]
+        >>> plt.close(fig)
+    """
+    func = "plot_weight_structure"
+    question = "Which entries of W are fixed, tied, free or input-dependent?"
+    if isinstance(weight, dict):
+        for key in ("weight", "labels", "model", "constraint", "input_dependent"):
+            if key not in weight:
+                raise ValueError(f"{func}: a pattern dict needs key {key!r} (from ctrviz.lemmas.lemma_weights)")
+        labels = weight["labels"] if labels is None else labels
+        input_dependent = bool(weight["input_dependent"]) if input_dependent is None else input_dependent
+        title = f"{question}\n{weight['model']}: {weight['constraint']}" if title is None else title
+        weight = weight["weight"]
+    input_dependent = bool(input_dependent)
+    w = _as_stack(weight, func)
+    if isinstance(max_panels, bool) or not isinstance(max_panels, int) or max_panels < 1:
+        raise ValueError(f"{func}: max_panels must be an int >= 1, got {max_panels!r}")
+    S, D = w.shape[0], w.shape[1]
+    labels = [f"W^{s}" for s in range(S)] if labels is None else [str(x) for x in labels]
+    if len(labels) != S:
+        raise ValueError(f"{func}: {len(labels)} labels for {S} matrices")
+    kinds, groups = weight_structure(w, input_dependent)
+    index = {kind: code for code, kind in enumerate(STRUCTURE_KINDS)}
+    codes = np.vectorize(index.__getitem__, otypes=[np.int64])(kinds)   # (S, D, D) codes into STRUCTURE_KINDS
+    shown = min(S, max_panels)
+    annot = D <= 12 if annot is None else annot
+    side = 2.3 if D <= 6 else 0.24 * D + 0.9
+    width = side * shown + 2.4                                        # + the legend on the right
+    fig, axes = plt.subplots(1, shown, figsize=(width, side + 1.3), layout="constrained", squeeze=False)
+    cmap = ListedColormap(_STRUCTURE_COLORS)
+    for s, ax in enumerate(axes[0]):
+        ax.imshow(codes[s], cmap=cmap, vmin=-0.5, vmax=len(STRUCTURE_KINDS) - 0.5, interpolation="nearest")
+        ax.set_xticks(np.arange(D))
+        ax.set_yticks(np.arange(D))
+        ax.set_xticks(np.arange(D + 1) - 0.5, minor=True)
+        ax.set_yticks(np.arange(D + 1) - 0.5, minor=True)
+        ax.grid(which="minor", color="white", linewidth=0.8)
+        ax.tick_params(which="minor", length=0)
+        ax.tick_params(labelsize=8, length=0)
+        if D > 12:
+            ax.set_xticks(np.arange(0, D, 2))
+            ax.set_yticks(np.arange(0, D, 2))
+        ax.set_title(labels[s], fontsize=9)
+        ax.set_xlabel("j (index of v)", fontsize=8)
+        ax.set_ylabel("i (index of u)" if s == 0 else "", fontsize=8)
+        if not annot:
+            continue
+        for i, j in np.ndindex(D, D):
+            kind, g = kinds[s, i, j], groups[s, i, j]
+            text = {"fixed 0": "0", "fixed 1": "1", "undefined": "?"}.get(kind, _group_label(g) if g >= 0 else "")
+            if text:
+                dark = kind in ("fixed 1", "free", "input-dependent", "undefined")
+                ax.text(j, i, text, ha="center", va="center", fontsize=8 if D <= 9 else 7,
+                        color="white" if dark else "black")
+    n_groups = int(groups.max()) + 1 if groups.size else 0
+    handles = []
+    for code, kind in enumerate(STRUCTURE_KINDS):
+        n = int((kinds == kind).sum())
+        if n:
+            extra = f", {n_groups} group{'s' * (n_groups != 1)}" if kind == "tied" else ""
+            handles.append(Patch(facecolor=_STRUCTURE_COLORS[code], edgecolor="#999999",
+                                 label=f"{kind} ({n}{extra})\n{_STRUCTURE_HELP[kind]}" if _STRUCTURE_HELP[kind]
+                                 else f"{kind} ({n})"))
+    # beside the last panel, top-aligned: the constrained layout makes room for it, so it never covers a cell
+    axes[0][-1].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.04, 1.0), borderaxespad=0.0,
+                       fontsize=8, frameon=False, labelspacing=0.9, title=f"entries ({S * D * D} in all)",
+                       title_fontsize=8, alignment="left")
+    more = f" (first {shown} of {S})" if shown < S else ""
+    fig.suptitle(_fill(f"{title or question}{more}", int(width * 11)), fontsize=10)
+    if note:
+        fig.supxlabel(textwrap.fill(note, int(width * 14)), fontsize=8)
+    return fig
+
+
 def _lemma_rows(names: Sequence[str], seeds: tuple[int, ...]) -> pd.DataFrame:
     by_name = {lemma.name: lemma for lemma in LEMMAS}
     rows = [check(by_name[n], seeds=seeds) for n in names]
     return pd.DataFrame(rows)[["lemma", "reference", "relation", "kind", "max_abs_error", "passed", "note"]]
 
 
-def _error_text(errors: pd.DataFrame) -> str:
-    parts = []
-    for _, r in errors.iterrows():
-        e = r["max_abs_error"]
-        value = "NaN" if pd.isna(e) else f"{e:.1e}"
-        verdict = "degenerate" if r["kind"] == "degenerate" else ("ok" if r["passed"] else "FAILED")
-        parts.append(f"{r['lemma']}: {value} ({verdict})")
-    return "; ".join(parts)
-
-
-def _lemma_state(model: str, fields: int, dim: int, seeds: tuple[int, ...]) -> dict[str, Any]:
+def _lemma_state(model: str, fields: int, dim: int, seeds: tuple[int, ...], view: str) -> dict[str, Any]:
     pattern = lemma_weights(model, fields=fields, dim=dim)
     errors = _lemma_rows(pattern["lemmas"], seeds)
     relations = errors[errors["kind"] == "relation"]
     max_error = float(relations["max_abs_error"].max()) if len(relations) else float("nan")
     passed = bool(relations["passed"].all())
-    figure = plot_weight_pattern(pattern, note="max |error| of " + _error_text(errors))
+    figure = plot_weight_structure(pattern) if view == "structure" else plot_weight_pattern(pattern)
     return {"pattern": pattern, "errors": errors, "max_error": max_error, "passed": passed, "figure": figure}
 
 
@@ -257,24 +466,32 @@ def _lemma_html(state: dict[str, Any]) -> str:
 
 
 def lemma_explorer(model: str = "dcn", fields: int = 3, dim: int = 4, seeds: tuple[int, ...] = (0, 1, 2),
-                   static: bool | None = None) -> Any:
-    """Pick a model of AOANet Tables 1–2 → its W pattern, h and α, and the max error of its lemmas (live).
+                   view: Literal["structure", "values"] = "structure", static: bool | None = None) -> Any:
+    """Pick a model of AOANet Tables 1–2 → what its lemma does to W, its h and α, and the lemmas' max error (live).
 
-    The W comes from :func:`ctrviz.lemmas.lemma_weights` (the baseline's own layer, small dims); the errors
-    from :func:`ctrviz.lemmas.check` of every :data:`~ctrviz.lemmas.LEMMAS` row the setting backs, over
-    ``seeds`` × the default shapes, in float64.
+    The W comes from :func:`ctrviz.lemmas.lemma_weights` (the baseline's own layer, small dims), drawn as its
+    structure (:func:`plot_weight_structure`: fixed, tied, free or input-dependent entries) or its values
+    (:func:`plot_weight_pattern`); the errors from :func:`ctrviz.lemmas.check` of every
+    :data:`~ctrviz.lemmas.LEMMAS` row the setting backs, over ``seeds`` × the default shapes, in float64.
 
     Args:
         model: the first model shown, one of :func:`ctrviz.lemmas.lemma_weight_models`.
         fields, dim: F and D of the drawn W (the checks use :data:`ctrviz.lemmas.SHAPES`).
         seeds: seeds of the checks.
-        static: see the module docstring.
+        view: ``"structure"`` or ``"values"`` of W, shown first.
+        static: see the module docstring. The static Figure holds the info panel's text (models, W, h, α,
+            pairing, and the table of errors) under the panels.
 
     Returns:
-        the Figure (static), or an ``ipywidgets.VBox`` with attributes ``dropdown`` (the model), ``info``
-        (HTML), ``image``, and the current ``pattern`` (dict), ``errors`` (DataFrame: lemma, reference,
-        relation, kind, max_abs_error, passed, note), ``max_error`` (over the relation rows), ``passed``,
-        ``figure``.
+        the Figure (static), or an ``ipywidgets.VBox`` with attributes ``dropdown`` (the model), ``view``
+        (ToggleButtons), ``info`` (HTML), ``image``, and the current ``pattern`` (dict), ``errors`` (DataFrame:
+        lemma, reference, relation, kind, max_abs_error, passed, note), ``max_error`` (over the relation rows),
+        ``passed``, ``figure``.
+
+    Example:
+        >>> fig = lemma_explorer("fwfm", static=True)          # W = r·I per pair: the diagonal one tied number
+        >>> "A.4 FwFM" in fig.get_supxlabel().get_text()  # doctest: +SKIP
+        True
     """
     func = "lemma_explorer"
     names = lemma_weight_models()
@@ -283,17 +500,21 @@ def lemma_explorer(model: str = "dcn", fields: int = 3, dim: int = 4, seeds: tup
     seeds = tuple(seeds)
     if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
         raise ValueError(f"{func}: seeds must be a non-empty sequence of ints, got {seeds!r}")
+    if view not in ("structure", "values"):
+        raise ValueError(f"{func}: view must be 'structure' or 'values', got {view!r}")
     lemma_weights(model, fields=fields, dim=dim)                     # fields/dim errors before any widget
     if _static(static, func):
-        return _lemma_state(model, fields, dim, seeds)["figure"]
+        return _static_figure(_lemma_state(model, fields, dim, seeds, view), _lemma_html)
     widgets = _ipywidgets()
     options = [(f"{n} — {lemma_weights(n, fields=2, dim=1)['models']}", n) for n in names]
     dropdown = widgets.Dropdown(options=options, value=model, description="model",
                                 layout=widgets.Layout(width="420px"))
-    box = _panel(widgets, [dropdown], widgets.HTML(), widgets.Image(format="png"))
-    _attach(box, dropdown=dropdown, info=box.children[1], image=box.children[2])
-    update = _updater(box, lambda: _lemma_state(dropdown.value, fields, dim, seeds), _lemma_html)
+    toggle = widgets.ToggleButtons(options=["structure", "values"], value=view, description="W")
+    box = _panel(widgets, [dropdown, toggle], widgets.HTML(), widgets.Image(format="png"))
+    _attach(box, dropdown=dropdown, view=toggle, info=box.children[1], image=box.children[2])
+    update = _updater(box, lambda: _lemma_state(dropdown.value, fields, dim, seeds, toggle.value), _lemma_html)
     dropdown.observe(update, names="value")
+    toggle.observe(update, names="value")
     update()
     return box
 
@@ -349,6 +570,18 @@ def _auc_at(table: pd.DataFrame | None, ratio: float) -> tuple[float | None, flo
     return auc, at, f"re-trained AUC {where}: {auc:.4f}{spread} ({int(row['n'])} run(s))"
 
 
+def _pruning_html(s: dict[str, Any]) -> str:
+    """The pruning explorer's info panel: counts at r, the re-trained AUC, the planted pairs' fate."""
+    counts = ", ".join(f"layer {li}: {k}/{n}" for li, (k, n) in s["layer_counts"].items())
+    text = (f"<b>r = {s['ratio']:.2f}</b> ({s['ranking']} ranking): kept {s['kept_count']} of {s['total']} "
+            f"interactions ({100 * s['kept_fraction']:.1f} %) — {counts}<br>{html.escape(s['auc_text'])}")
+    if s["planted_status"] is not None:
+        marks = ", ".join(f"{r.a}×{r.b} (rank {r['rank']} of {r.of}) {'kept' if r.kept else 'pruned'}"
+                          for _, r in s["planted_status"].iterrows())
+        text += f"<br>planted pairs: {html.escape(marks)}"
+    return text
+
+
 def pruning_explorer(interactions: pd.DataFrame, planted: Sequence[tuple[str, str]] | None = None,
                      sweep: pd.DataFrame | None = None, ratio: float = 0.3,
                      ranking: Literal["subspace", "layer", "global"] = "subspace", layer: int = 1,
@@ -370,12 +603,14 @@ def pruning_explorer(interactions: pd.DataFrame, planted: Sequence[tuple[str, st
         layer: the layer drawn first (1 = field × field).
         view: ``"mask"`` (:func:`~ctrviz.plots.plot_pruning_mask`, one panel per subspace) or ``"heatmap"``
             (:func:`~ctrviz.plots.plot_interaction_heatmap` of the kept gates per field pair).
-        static: see the module docstring.
+        static: see the module docstring; the static Figure holds the panel's counts, re-trained AUC and
+            planted pairs' ranks as text under the mask.
 
     Returns:
         the Figure (static), or an ``ipywidgets.VBox`` with controls ``slider`` (r), ``view``, ``layer`` and the
-        current ``ratio``, ``kept`` (bool Series on ``interactions``' index, every layer), ``kept_count``,
-        ``total``, ``kept_fraction`` (over every layer, as AOANet's ``kept_fraction``), ``planted_status``
+        current ``ratio``, ``ranking``, ``kept`` (bool Series on ``interactions``' index, every layer),
+        ``kept_count``, ``total``, ``kept_fraction`` (over every layer, as AOANet's ``kept_fraction``),
+        ``layer_counts`` ({layer: (kept, total)}), ``planted_status``
         (:func:`ctrviz.experiments.planted_pair_ranks` at r, or ``None``), ``auc``, ``auc_ratio`` (the
         cached r it comes from), ``auc_text``, ``figure``.
 
@@ -415,18 +650,20 @@ def pruning_explorer(interactions: pd.DataFrame, planted: Sequence[tuple[str, st
         kept = kept_at_ratio(data, float(r), ranking)
         marked = data.assign(kept=kept)
         marks = planted if shown_layer == 1 else None
-        if how == "mask":
-            figure = plot_pruning_mask(marked, layer=shown_layer, planted=marks)
+        if how == "mask":                                             # the same gates, titled by r and ranking
+            figure = plot_pruning_mask(marked, layer=shown_layer, ratio=float(r), ranking=ranking, planted=marks)
         else:
             figure = plot_interaction_heatmap(marked, layer=shown_layer, planted=marks, value="kept")
         auc, auc_ratio, auc_text = _auc_at(table, float(r))
-        return {"ratio": float(r), "kept": kept, "kept_count": int(kept.sum()), "total": len(kept),
-                "kept_fraction": float(kept.mean()), "figure": figure, "auc": auc, "auc_ratio": auc_ratio,
-                "auc_text": auc_text,
+        per_layer = kept.groupby(data["layer"]).agg(["sum", "size"])
+        return {"ratio": float(r), "ranking": ranking, "kept": kept, "kept_count": int(kept.sum()),
+                "total": len(kept), "kept_fraction": float(kept.mean()),
+                "layer_counts": {int(li): (int(k), int(n)) for li, (k, n) in per_layer.iterrows()},
+                "figure": figure, "auc": auc, "auc_ratio": auc_ratio, "auc_text": auc_text,
                 "planted_status": planted_pair_ranks(marked, planted) if planted else None}
 
     if _static(static, func):
-        return state(ratio, layer, view)["figure"]
+        return _static_figure(state(ratio, layer, view), _pruning_html)
     widgets = _ipywidgets()
     slider = widgets.FloatSlider(value=float(ratio), min=0.05, max=1.0, step=0.05, description="ratio r",
                                  continuous_update=False, readout_format=".2f")
@@ -436,18 +673,7 @@ def pruning_explorer(interactions: pd.DataFrame, planted: Sequence[tuple[str, st
     box = _panel(widgets, [slider, layer_box, toggle], widgets.HTML(), widgets.Image(format="png"))
     _attach(box, slider=slider, view=toggle, layer=layer_box, info=box.children[1], image=box.children[2])
 
-    def info(s: dict[str, Any]) -> str:
-        per_layer = s["kept"].groupby(data["layer"]).agg(["sum", "size"])
-        counts = ", ".join(f"layer {li}: {int(k)}/{int(n)}" for li, (k, n) in per_layer.iterrows())
-        text = (f"<b>r = {s['ratio']:.2f}</b> ({ranking} ranking): kept {s['kept_count']} of {s['total']} "
-                f"interactions ({100 * s['kept_fraction']:.1f} %) — {counts}<br>{html.escape(s['auc_text'])}")
-        if s["planted_status"] is not None:
-            marks = ", ".join(f"{r.a}×{r.b} (rank {r['rank']} of {r.of}) {'kept' if r.kept else 'pruned'}"
-                              for _, r in s["planted_status"].iterrows())
-            text += f"<br>planted pairs: {html.escape(marks)}"
-        return text
-
-    update = _updater(box, lambda: state(slider.value, layer_box.value, toggle.value), info)
+    update = _updater(box, lambda: state(slider.value, layer_box.value, toggle.value), _pruning_html)
     for control in (slider, toggle, layer_box):
         control.observe(update, names="value")
     update()
@@ -552,9 +778,18 @@ def _coaction_state(unit: CoAction, k: int, induction_id: int, feed_id: int, ord
     vector, weights, biases, h0, outs = per_order[order - 1]
     figure = _coaction_figure(unit.names[k], induction_id, feed_id, order, cfg.orders, vector, weights, biases, h0,
                               outs)
-    return {"induction_vector": vector.cpu(), "weights": [w.cpu() for w in weights],
+    return {"pair_name": unit.names[k], "induction_id": induction_id, "feed_id": feed_id,
+            "induction_vector": vector.cpu(), "weights": [w.cpu() for w in weights],
             "biases": [b.cpu() for b in biases] if biases else None, "feed_vector": h0.cpu(),
             "outputs": [o.cpu() for o in outs], "unit_output": public.cpu(), "max_abs_diff": diff, "figure": figure}
+
+
+def _coaction_html(s: dict[str, Any]) -> str:
+    """The co-action explorer's info panel: the unit's own output for the two ids, and the reshaping's check."""
+    out = ", ".join(f"{x:.3g}" for x in s["unit_output"].tolist())
+    return (f"<b>{html.escape(s['pair_name'])}</b>, induction id {s['induction_id']}, feed id {s['feed_id']}: "
+            f"F(u, m) = ‖ h_i = [{html.escape(out)}] (the unit's own output, orders combined; the reshaped "
+            f"micro-MLP matches it to {s['max_abs_diff']:.1e})")
 
 
 def _coaction_figure(name: str, induction_id: int, feed_id: int, order: int, orders: int, vector: Tensor,
@@ -583,14 +818,14 @@ def _coaction_figure(name: str, induction_id: int, feed_id: int, order: int, ord
     ax.axhline(0, color="grey", lw=0.6)
     ax.set_title(f"P_induction (D' = {len(values)}):\nw and b pieces in colour", fontsize=9)
     ax.set_xlabel("entry", fontsize=8)
-    ax.tick_params(labelsize=7)
+    ax.tick_params(labelsize=8)
     for ax, h, label in zip(axes[1], [h0, *outs], ["h0 = P_feed" + (f"^{order}" if order > 1 else ""),
                                                    *[f"h{i + 1}" for i in range(L)]], strict=True):
         v = h.cpu().double().numpy()
         ax.bar(np.arange(len(v)), v, color=np.where(v >= 0, "#c0392b", "#2e6da4"), width=0.8)
         ax.axhline(0, color="grey", lw=0.6)
         ax.set_title(label + f" ({len(v)})", fontsize=9)
-        ax.tick_params(labelsize=7)
+        ax.tick_params(labelsize=8)
     orders_note = f", order {order} of {orders}" if orders > 1 else ""
     fig.suptitle(f"Co-action {name}: induction id {induction_id} → micro-MLP, feed id {feed_id}{orders_note}",
                  fontsize=10)
@@ -620,8 +855,9 @@ def coaction_explorer(model: Any, pair: str | None = None, induction_ids: Sequen
         static: see the module docstring.
 
     Returns:
-        the Figure (static), or an ``ipywidgets.VBox`` with controls ``pair``, ``induction``, ``feed``,
-        ``order`` (Dropdowns) and the current ``induction_vector`` (D'·C_w,), ``weights`` (L tensors
+        the Figure (static: with the panel's text — the unit's output and the check — under the heatmaps), or an
+        ``ipywidgets.VBox`` with controls ``pair``, ``induction``, ``feed``, ``order`` (Dropdowns) and the
+        current ``pair_name``, ``induction_id``, ``feed_id``, ``induction_vector`` (D'·C_w,), ``weights`` (L tensors
         (d_in, d_out)), ``biases`` (L tensors or ``None``), ``feed_vector`` (h_0 = P_feed^c), ``outputs`` (L
         tensors h_i), ``unit_output`` (the unit's output (O,), all orders combined), ``max_abs_diff``
         (reshaped vs the unit's own output) and ``figure``.
@@ -656,7 +892,7 @@ def coaction_explorer(model: Any, pair: str | None = None, induction_ids: Sequen
     k0 = names.index(pair)
     ind_opts, feed_opts = options(k0)
     if _static(static, func):
-        return _coaction_state(unit, k0, ind_opts[0], feed_opts[0], order)["figure"]
+        return _static_figure(_coaction_state(unit, k0, ind_opts[0], feed_opts[0], order), _coaction_html)
     widgets = _ipywidgets()
     small = widgets.Layout(width="190px")
     pair_box = widgets.Dropdown(options=names, value=pair, description="pair", layout=widgets.Layout(width="260px"))
@@ -667,14 +903,8 @@ def coaction_explorer(model: Any, pair: str | None = None, induction_ids: Sequen
     _attach(box, pair=pair_box, induction=ind_box, feed=feed_box, order=order_box, info=box.children[1],
             image=box.children[2])
 
-    def info(s: dict[str, Any]) -> str:
-        out = ", ".join(f"{x:.3g}" for x in s["unit_output"].tolist())
-        return (f"<b>{html.escape(pair_box.value)}</b>: F(u, m) = ‖ h_i = [{html.escape(out)}] "
-                f"(the unit's own output, orders combined; the reshaped micro-MLP matches it to "
-                f"{s['max_abs_diff']:.1e})")
-
     update = _updater(box, lambda: _coaction_state(unit, names.index(pair_box.value), ind_box.value,
-                                                   feed_box.value, order_box.value), info)
+                                                   feed_box.value, order_box.value), _coaction_html)
     busy = []
 
     def on_pair(change: object) -> None:

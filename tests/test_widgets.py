@@ -1,8 +1,11 @@
 """The ipywidgets explorers, driven without a browser: set a control, check the figure and the values move;
-the static fallback (no ipywidgets, or no kernel); every ValueError; and lemmas.lemma_weights' W patterns."""
+the static fallback (no ipywidgets, or no kernel) and that it holds the info panel's text; every ValueError;
+lemmas.lemma_weights' W patterns; and the W structure (fixed, tied, free, input-dependent) by hand."""
 
 from __future__ import annotations
 
+import html
+import re
 import sys
 
 import matplotlib.pyplot as plt
@@ -11,6 +14,7 @@ import pandas as pd
 import pytest
 import torch
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from ctrviz import lemmas
 from ctrviz import widgets as W
@@ -32,6 +36,22 @@ def _close_figures():
 def heat(fig: Figure, k: int = 0) -> np.ndarray:
     """The values of the k-th axes' heatmap (masked cells as NaN)."""
     return np.ma.filled(fig.axes[k].collections[0].get_array().astype(float), np.nan)
+
+
+def structure_codes(fig: Figure, k: int = 0) -> list[list[str]]:
+    """The k-th panel of a plot_weight_structure figure, as the kinds its image's codes stand for."""
+    codes = np.asarray(fig.axes[k].images[0].get_array())
+    return [[W.STRUCTURE_KINDS[c] for c in row] for row in codes.tolist()]
+
+
+def words(text: str) -> str:
+    """Markup or figure text → its words: tags, entities, the table bars and line breaks dropped."""
+    text = re.sub(r"<br\s*/?>|</?(?:tr|td|th|table)>", " ", text)                      # breaks and cells: a space
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", "", text)).replace("|", " ").split())
+
+
+def figure_words(fig: Figure) -> str:
+    return words(" ".join(t.get_text() for t in fig.findobj(Text)))
 
 
 # ---------------------------------------------------------------- lemmas.lemma_weights -----------------------
@@ -120,6 +140,109 @@ def test_plot_weight_pattern_errors(args, kwargs, match):
         W.plot_weight_pattern(*args, **kwargs)
 
 
+# ---------------------------------------------------------------- weight_structure / plot_weight_structure ----
+
+
+def test_weight_structure_of_the_identity_is_fixed():
+    kinds, groups = W.weight_structure(torch.eye(3, dtype=torch.float64))
+    assert kinds.shape == groups.shape == (3, 3)
+    assert (kinds[np.eye(3, dtype=bool)] == "fixed 1").all()
+    assert (kinds[~np.eye(3, dtype=bool)] == "fixed 0").all()
+    assert (groups == -1).all()
+    assert (W.weight_structure(torch.ones(2, 2))[0] == "fixed 1").all()              # outer product, Lemma A.3
+    assert (W.weight_structure(-torch.zeros(2, 2))[0] == "fixed 0").all()             # -0.0 is 0 too
+
+
+def test_weight_structure_dcn_each_row_one_tied_group():
+    w = torch.tensor([0.3, -1.2, 2.5, 0.7])[:, None].expand(4, 4)                     # W_ij = w_i (Eq. 20)
+    kinds, groups = W.weight_structure(w)
+    assert (kinds == "tied").all()
+    assert groups.tolist() == [[0] * 4, [1] * 4, [2] * 4, [3] * 4]
+
+
+def test_weight_structure_free_tied_across_panels_input_and_undefined():
+    free = torch.tensor([[0.5, -0.7], [2.0, 3.0]])
+    kinds, groups = W.weight_structure(free)
+    assert (kinds == "free").all() and (groups == -1).all()
+    stack = torch.stack([0.4 * torch.eye(2), 0.4 * torch.eye(2)])                   # one number in both panels
+    kinds, groups = W.weight_structure(stack)
+    assert kinds.shape == (2, 2, 2) and kinds[:, 0, 0].tolist() == ["tied", "tied"]
+    assert (groups[:, [0, 1], [0, 1]] == 0).all() and (kinds[:, 0, 1] == "fixed 0").all()
+    kinds, groups = W.weight_structure(torch.tensor([[0.2, 0.2], [0.0, 0.9]]), input_dependent=True)
+    assert kinds.tolist() == [["input-dependent"] * 2, ["fixed 0", "input-dependent"]]
+    assert groups.tolist() == [[0, 0], [-1, -1]]                                      # ties kept
+    kinds, _ = W.weight_structure(np.array([[np.nan, np.inf], [1.0, 0.5]]))
+    assert kinds.tolist() == [["undefined", "undefined"], ["fixed 1", "free"]]
+
+
+@pytest.mark.parametrize(("model", "want"), [
+    ("inner", {"fixed 0", "fixed 1"}), ("outer", {"fixed 1"}), ("xdeepfm", {"fixed 0", "fixed 1"}),
+    ("dcn", {"tied"}), ("dcn-m", {"free"}), ("opnn", {"free"}), ("fwfm", {"fixed 0", "tied"}),
+    ("afm", {"fixed 0", "input-dependent"}), ("autoint", {"input-dependent"}),
+])
+def test_weight_structure_of_each_lemma(model, want):
+    """The structure read off lemma_weights' random W is what the lemma states (Tables 1–2)."""
+    p = lemmas.lemma_weights(model, fields=3, dim=3)
+    kinds, groups = W.weight_structure(p["weight"], p["input_dependent"])
+    assert set(kinds.ravel().tolist()) == want
+    if model == "dcn":                                                                # one group per row of W
+        assert (groups[0] == groups[0][:, :1]).all() and len(set(groups[0][:, 0].tolist())) == 9
+    if model == "fwfm":                                                               # r_p on pair p's diagonal
+        assert [set(groups[k].diagonal().tolist()) for k in range(3)] == [{0}, {1}, {2}]
+
+
+def test_plot_weight_structure_figure():
+    w = torch.stack([torch.eye(3), torch.tensor([0.3, -1.2, 2.5])[:, None].expand(3, 3),
+                     torch.tensor([[0.15, 0.25, 0.35], [0.45, 0.55, 0.65], [0.75, 0.85, 0.95]])])
+    fig = W.plot_weight_structure(w, labels=["I", "DCN", "free"])
+    assert isinstance(fig, Figure) and len(fig.axes) == 3
+    assert structure_codes(fig, 0) == [["fixed 1", "fixed 0", "fixed 0"], ["fixed 0", "fixed 1", "fixed 0"],
+                                       ["fixed 0", "fixed 0", "fixed 1"]]
+    assert structure_codes(fig, 1) == [["tied"] * 3] * 3 and structure_codes(fig, 2) == [["free"] * 3] * 3
+    letters = [[t.get_text() for t in fig.axes[1].texts][3 * i:3 * i + 3] for i in range(3)]
+    assert letters == [["a"] * 3, ["b"] * 3, ["c"] * 3]                               # one letter per tie group
+    assert "?" in fig.get_suptitle() and "fixed" in fig.get_suptitle()              # the question it answers
+    fig.canvas.draw()
+    for ax in fig.axes:
+        for label in ax.get_xticklabels() + ax.get_yticklabels():
+            assert label.get_fontsize() >= 8
+    legend = fig.axes[-1].get_legend()
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert texts[0].startswith("fixed 0 (6)") and texts[1].startswith("fixed 1 (3)")
+    assert texts[2].startswith("tied (9, 3 groups)") and texts[3].startswith("free (9)")
+    box = legend.get_window_extent()
+    for ax in fig.axes:                                                               # the legend covers no panel
+        assert not box.overlaps(ax.get_window_extent())
+    suptitle = fig._suptitle.get_window_extent()
+    assert not any(suptitle.overlaps(ax.get_window_extent()) for ax in fig.axes)
+
+
+def test_plot_weight_structure_from_a_pattern_dict_and_panels():
+    p = lemmas.lemma_weights("autoint", fields=3, dim=2)
+    fig = W.plot_weight_structure(p, max_panels=2)
+    assert len(fig.axes) == 2 and "first 2 of 3" in fig.get_suptitle() and "autoint" in fig.get_suptitle()
+    assert structure_codes(fig) == [["input-dependent"] * 2] * 2                       # the dict's flag
+    assert fig.axes[0].get_title() == "key t = 0"
+    fig = W.plot_weight_structure(torch.eye(2), note="a note", title="W = I")
+    assert fig.get_supxlabel() == "a note" and fig.get_suptitle() == "W = I"
+
+
+@pytest.mark.parametrize(("args", "kwargs", "match"), [
+    ((torch.zeros(2, 3),), {}, r"\(D, D\) or \(S, D, D\)"),
+    ((torch.zeros(2, 2),), {"labels": ["a", "b"]}, "2 labels for 1 matrices"),
+    ((torch.zeros(2, 2),), {"max_panels": 0}, "max_panels must be an int >= 1"),
+    (("abc",), {}, "tensor or array of numbers"),
+    (({"weight": torch.eye(2), "labels": ["x"], "model": "m", "constraint": "c"},), {},
+     "pattern dict needs key 'input_dependent'"),
+])
+def test_plot_weight_structure_errors(args, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        W.plot_weight_structure(*args, **kwargs)
+    if not kwargs and not isinstance(args[0], dict):
+        with pytest.raises(ValueError, match=match):
+            W.weight_structure(*args)
+
+
 # ---------------------------------------------------------------- lemma explorer ------------------------------
 
 
@@ -128,6 +251,9 @@ def test_lemma_explorer_follows_the_dropdown():
     assert isinstance(w, ipywidgets.VBox)
     assert w.pattern["model"] == "inner" and w.passed and w.max_error <= lemmas.TOLERANCE
     assert set(w.errors["lemma"]) == {"A.1 inner product", "3.x FM / DeepFM", "3.x IPNN"}
+    eye = np.eye(4, dtype=bool)                                                        # structure first: W = I fixed
+    assert structure_codes(w.figure) == [["fixed 1" if e else "fixed 0" for e in row] for row in eye]
+    w.view.value = "values"
     assert heat(w.figure).reshape(4, 4).tolist() == torch.eye(4).tolist()
     first_png, first_fig = w.image.value, w.figure
 
@@ -137,17 +263,35 @@ def test_lemma_explorer_follows_the_dropdown():
     assert np.allclose(cells, cells[:, :1])                                            # W_ij = w_i
     assert "GIN&#x27;s pairing order" in w.info.value or "GIN's pairing order" in w.info.value
     assert w.passed and 0 <= w.max_error <= lemmas.TOLERANCE
+    w.view.value = "structure"                                                         # every row one tied number
+    assert structure_codes(w.figure) == [["tied"] * 12] * 12
 
     w.dropdown.value = "autoint"                                                       # degenerate rows: NaN
     degenerate = w.errors[w.errors.kind == "degenerate"]
     assert len(degenerate) == 2 and degenerate.max_abs_error.isna().all()
     assert w.passed and np.isfinite(w.max_error)                                       # relations still pass
     assert "NaN" in w.info.value and "degenerate (explained)" in w.info.value
+    assert structure_codes(w.figure) == [["input-dependent"] * 4] * 4
+
+
+@pytest.mark.parametrize("model", ["fwfm", "dcn", "autoint"])
+def test_lemma_explorer_static_shows_the_panel_text(model):
+    """The static figure holds every fact of the interactive info panel: models, W, h, α, pairing, errors."""
+    w = W.lemma_explorer(model, static=False)
+    fig = W.lemma_explorer(model, static=True)
+    assert words(w.info.value) in figure_words(fig)
+    text = figure_words(fig)
+    for _, row in w.errors.iterrows():                                                  # each lemma's error string
+        value = "NaN" if pd.isna(row.max_abs_error) else f"{row.max_abs_error:.1e}"
+        assert f"{words(row.lemma)} {words(row.relation)} {value}" in text
 
 
 def test_lemma_explorer_static_paths(monkeypatch):
     fig = W.lemma_explorer("fwfm", static=True)
-    assert isinstance(fig, Figure) and len(fig.axes) == 4                             # 3 pairs + colour bar
+    assert isinstance(fig, Figure) and len(fig.axes) == 3                             # 3 pairs, legend beside
+    assert structure_codes(fig, 0)[0] == ["tied", "fixed 0", "fixed 0", "fixed 0"]   # r_01 on the diagonal
+    fig = W.lemma_explorer("fwfm", view="values", static=True)
+    assert len(fig.axes) == 4 and heat(fig, 0).reshape(4, 4)[0, 1] == 0               # 3 pairs + colour bar
     assert isinstance(W.lemma_explorer("fwfm"), Figure)                               # no kernel in pytest
     monkeypatch.setattr(W, "_kernel_running", lambda: True)
     assert isinstance(W.lemma_explorer("fwfm"), ipywidgets.VBox)                      # a kernel: the widget
@@ -162,6 +306,7 @@ def test_lemma_explorer_static_paths(monkeypatch):
     ({"seeds": ()}, "seeds must be a non-empty sequence of ints"),
     ({"fields": 1}, "fields must be an int >= 2"),
     ({"static": "yes"}, "static must be True, False or None"),
+    ({"view": "pattern"}, "view must be 'structure' or 'values'"),
 ])
 def test_lemma_explorer_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -239,11 +384,32 @@ def test_pruning_explorer_looks_up_the_auc(gin_interactions):
 def test_pruning_explorer_static(gin_interactions, monkeypatch):
     fig = W.pruning_explorer(gin_interactions, ratio=0.5, static=True)
     assert isinstance(fig, Figure) and np.nansum(heat(fig, 0)) == 8
+    assert "top 0.5 of |α| per subspace" in fig.get_suptitle()                        # titled by r, not "kept"
     fig = W.pruning_explorer(gin_interactions, view="heatmap", layer=2)                # no kernel: static
     assert isinstance(fig, Figure) and "Layer 2" in fig.axes[0].get_title()
     monkeypatch.setitem(sys.modules, "ipywidgets", None)
     monkeypatch.setattr(W, "_kernel_running", lambda: True)
     assert isinstance(W.pruning_explorer(gin_interactions), Figure)
+
+
+@pytest.mark.parametrize("view", ["mask", "heatmap"])
+def test_pruning_explorer_static_shows_the_panel_text(gin_interactions, view):
+    """The static figure holds the interactive panel's facts: counts, the re-trained AUC, the planted pairs."""
+    summary = pd.DataFrame({"model": "aoanet", "knob": "ratio r", "value": [0.25, 0.5], "auc_mean": [0.75, 0.74],
+                            "auc_std": [0.02, 0.03], "n": [5, 5]})
+    kwargs = {"planted": [("f00", "f01")], "sweep": summary, "ratio": 0.25, "view": view}
+    w = W.pruning_explorer(gin_interactions, static=False, **kwargs)
+    fig = W.pruning_explorer(gin_interactions, static=True, **kwargs)
+    text = figure_words(fig)
+    assert words(w.info.value) in text
+    assert "re-trained AUC at r = 0.25: 0.7500 ± 0.0200 (5 run(s))" in text
+    assert "kept 12 of 48 interactions (25.0 %) — layer 1: 8/32, layer 2: 4/16" in text
+    assert "planted pairs: f00×f01 (rank 1 of 10) kept" in text
+    fig.canvas.draw()                                                                  # the text block is below
+    block = fig.get_supxlabel()                                                        # every panel
+    assert "re-trained AUC" in block
+    bottom = min(ax.get_window_extent().y0 for ax in fig.axes)
+    assert fig._supxlabel.get_window_extent().y1 <= bottom
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [
@@ -325,6 +491,10 @@ def test_coaction_explorer_batch_ids_order_independence_and_static(monkeypatch):
     assert not torch.equal(w.weights[0], first) and w.induction_vector.shape[0] == 3 * (4 * 3 + 3 + 3 * 2 + 2)
     fig = W.coaction_explorer(model.coaction, induction_ids=[3], feed_ids=[1], static=True)   # the unit itself
     assert isinstance(fig, Figure) and "induction id 3" in fig._suptitle.get_text()
+    w = W.coaction_explorer(model.coaction, induction_ids=[3], feed_ids=[1], static=False)
+    assert words(w.info.value) in figure_words(fig)                                    # the panel's text too
+    out = ", ".join(f"{x:.3g}" for x in w.unit_output.tolist())
+    assert f"item×hist, induction id 3, feed id 1: F(u, m) = ‖ h_i = [{out}]" in figure_words(fig)
     monkeypatch.setitem(sys.modules, "ipywidgets", None)
     assert isinstance(W.coaction_explorer(model), Figure)
 
