@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import re
+import textwrap
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Literal
@@ -498,6 +499,7 @@ def plot_pruning_mask(interactions: pd.DataFrame, layer: int = 1, ratio: float |
         cell = min(0.3, (9.0 - 1.2) / (S * n_c))
         width = S * (n_c * cell + 0.2) + 1.2
         height = min(9.0, (width - 1.2) / S * n_r / n_c + 1.8)       # square panels + titles and tick labels
+    width += 1.1                                                       # the legend's column
     axes = _axes_list(ax, S, func, "subspace", figsize=(width, height))
     if ax is None:                                                     # the cell pitch in inches, rows and columns
         pitch = ((height - 1.9) / n_r, 1.0) if narrow else (cell, cell)
@@ -524,9 +526,11 @@ def plot_pruning_mask(interactions: pd.DataFrame, layer: int = 1, ratio: float |
     if planted:
         handles.append(Patch(fill=False, edgecolor=_PLANTED_COLOR, lw=2, label="planted pair"))
     how = "the kept column" if ratio is None else f"top {ratio:g} of |α| per {ranking}"
-    fig.legend(handles=handles, loc="outside upper right" if ax is None else "upper right", ncol=len(handles),
-               fontsize=8, frameon=False)
-    fig.suptitle(f"Layer {layer} gates G(α): {how}", fontsize=10,
+    # beside the panels (its own column, under the suptitle's row): a narrow mask has no room for both in one row
+    fig.legend(handles=handles, loc="outside right upper" if ax is None else "upper right",
+               ncol=1 if ax is None else len(handles), fontsize=8, frameon=False)
+    title = f"Layer {layer} gates G(α): {how}"                 # wrapped to the panels' width, left of the legend
+    fig.suptitle(title if ax is not None else textwrap.fill(title, max(20, int((width - 1.3) * 11))), fontsize=10,
                  x=0.02 if ax is None else 0.5, ha="left" if ax is None else "center")
     return fig
 

@@ -198,6 +198,26 @@ def _matrix_heatmap(ax: Axes, matrix: np.ndarray, vmax: float, annot: bool, rows
 # ---------------------------------------------------------------- W patterns and the lemma explorer ----------
 
 
+def _weight_panels(weight: Tensor | np.ndarray | dict[str, Any], labels: Sequence[str] | None, max_panels: int,
+                   func: str, keys: Sequence[str]) -> tuple[np.ndarray, list[str], dict[str, Any] | None]:
+    """The (S, D, D) stack to draw, one label per matrix, and the pattern dict (``lemma_weights``) if one was given."""
+    pattern = None
+    if isinstance(weight, dict):
+        for key in keys:
+            if key not in weight:
+                raise ValueError(f"{func}: a pattern dict needs key {key!r} (from ctrviz.lemmas.lemma_weights)")
+        pattern, weight = weight, weight["weight"]
+        labels = pattern["labels"] if labels is None else labels
+    w = _as_stack(weight, func)
+    if isinstance(max_panels, bool) or not isinstance(max_panels, int) or max_panels < 1:
+        raise ValueError(f"{func}: max_panels must be an int >= 1, got {max_panels!r}")
+    S = w.shape[0]
+    labels = [f"W^{s}" for s in range(S)] if labels is None else [str(x) for x in labels]
+    if len(labels) != S:
+        raise ValueError(f"{func}: {len(labels)} labels for {S} matrices")
+    return w, labels, pattern
+
+
 def plot_weight_pattern(weight: Tensor | np.ndarray | dict[str, Any], labels: Sequence[str] | None = None,
                         title: str | None = None, note: str | None = None, max_panels: int = 4,
                         annot: bool | None = None, value_label: str = "W_ij") -> Figure:
@@ -226,20 +246,10 @@ def plot_weight_pattern(weight: Tensor | np.ndarray | dict[str, Any], labels: Se
         >>> plt.close(fig)
     """
     func = "plot_weight_pattern"
-    if isinstance(weight, dict):
-        for key in ("weight", "labels", "model", "constraint"):
-            if key not in weight:
-                raise ValueError(f"{func}: a pattern dict needs key {key!r} (from ctrviz.lemmas.lemma_weights)")
-        labels = weight["labels"] if labels is None else labels
-        title = f"{weight['model']}: {weight['constraint']}" if title is None else title
-        weight = weight["weight"]
-    w = _as_stack(weight, func)
-    if isinstance(max_panels, bool) or not isinstance(max_panels, int) or max_panels < 1:
-        raise ValueError(f"{func}: max_panels must be an int >= 1, got {max_panels!r}")
+    w, labels, pattern = _weight_panels(weight, labels, max_panels, func, ("weight", "labels", "model", "constraint"))
+    if pattern is not None and title is None:
+        title = f"{pattern['model']}: {pattern['constraint']}"
     S, D = w.shape[0], w.shape[1]
-    labels = [f"W^{s}" for s in range(S)] if labels is None else [str(x) for x in labels]
-    if len(labels) != S:
-        raise ValueError(f"{func}: {len(labels)} labels for {S} matrices")
     shown = min(S, max_panels)
     annot = D <= 6 if annot is None else annot
     vmax = _symmetric_limit(w[:shown])
@@ -366,22 +376,13 @@ def plot_weight_structure(weight: Tensor | np.ndarray | dict[str, Any], input_de
     """
     func = "plot_weight_structure"
     question = "Which entries of W are fixed, tied, free or input-dependent?"
-    if isinstance(weight, dict):
-        for key in ("weight", "labels", "model", "constraint", "input_dependent"):
-            if key not in weight:
-                raise ValueError(f"{func}: a pattern dict needs key {key!r} (from ctrviz.lemmas.lemma_weights)")
-        labels = weight["labels"] if labels is None else labels
-        input_dependent = bool(weight["input_dependent"]) if input_dependent is None else input_dependent
-        title = f"{question}\n{weight['model']}: {weight['constraint']}" if title is None else title
-        weight = weight["weight"]
+    w, labels, pattern = _weight_panels(weight, labels, max_panels, func,
+                                        ("weight", "labels", "model", "constraint", "input_dependent"))
+    if pattern is not None:
+        input_dependent = bool(pattern["input_dependent"]) if input_dependent is None else input_dependent
+        title = f"{question}\n{pattern['model']}: {pattern['constraint']}" if title is None else title
     input_dependent = bool(input_dependent)
-    w = _as_stack(weight, func)
-    if isinstance(max_panels, bool) or not isinstance(max_panels, int) or max_panels < 1:
-        raise ValueError(f"{func}: max_panels must be an int >= 1, got {max_panels!r}")
     S, D = w.shape[0], w.shape[1]
-    labels = [f"W^{s}" for s in range(S)] if labels is None else [str(x) for x in labels]
-    if len(labels) != S:
-        raise ValueError(f"{func}: {len(labels)} labels for {S} matrices")
     kinds, groups = weight_structure(w, input_dependent)
     index = {kind: code for code, kind in enumerate(STRUCTURE_KINDS)}
     codes = np.vectorize(index.__getitem__, otypes=[np.int64])(kinds)   # (S, D, D) codes into STRUCTURE_KINDS

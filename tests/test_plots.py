@@ -641,6 +641,20 @@ def test_pruning_mask_of_25_fields_has_8pt_tick_labels_that_do_not_overlap():   
     plt.close(fig)
 
 
+@pytest.mark.parametrize("n_fields, subspaces", [(4, 1), (4, 3), (25, 1), (25, 3)])
+def test_pruning_mask_legend_never_covers_the_title(n_fields, subspaces):   # Figures rule 8, narrow masks too
+    fields = [f"f{i:02d}" for i in range(n_fields)]
+    t = pd.DataFrame([(1, s, u, v, 1.0, (i + j + s) % 3 == 0) for s in range(subspaces)
+                      for i, u in enumerate(fields) for j, v in enumerate(fields)],
+                     columns=["layer", "subspace", "left", "right", "alpha", "kept"])
+    fig = plot_pruning_mask(t, ratio=0.3, planted=[("f01", "f02")])
+    renderer = _render(fig)
+    legend = fig.legends[0].get_window_extent(renderer)
+    assert not legend.overlaps(fig._suptitle.get_window_extent(renderer))
+    assert all(not legend.overlaps(a.get_window_extent(renderer)) for a in fig.axes)
+    plt.close(fig)
+
+
 def test_ablation_reference_is_a_line_with_its_band_and_the_legend_is_off_the_data():   # Figures rules 6, 8
     r = pd.DataFrame({"ratio": [0.1, 0.3, 0.5], "auc_mean": [0.8775, 0.870, 0.851], "auc_std": [0.001, 0.0025, 0.002],
                       "n": 2, "model": "AOANet (re-trained at r)"})
