@@ -232,9 +232,23 @@ def cmd_list(what: str) -> int:
     return 0
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Every folder the command will write — data cache, checkpoints, figures, results — checked before any data
+    is read or any training starts (a ValueError naming the option)."""
+    from ctrviz.data.cache import cache_dir
+    from ctrviz.utils import writable_dir
+
+    if getattr(args, "cache", None) is not None or args.command in ("train", "demo", "reproduce"):
+        cache_dir(args.cache, create=False)
+    for option in ("checkpoint_dir", "out", "results"):
+        if getattr(args, option, None) is not None:
+            writable_dir(getattr(args, option), "--" + option.replace("_", "-"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _check_outputs(args)
         if args.command == "train":
             return cmd_train(args)
         if args.command == "demo":

@@ -42,7 +42,10 @@ Without a process group (or with W = 1) nothing here changes.
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 import time
+import zipfile
 from dataclasses import dataclass
 from math import inf
 from pathlib import Path
@@ -58,9 +61,10 @@ from tqdm.auto import tqdm
 from ctrviz import distributed
 from ctrviz.data.batch import Batch, CTRData, iter_batches
 from ctrviz.metrics import evaluate
-from ctrviz.utils import atomic_torch_save, resolve_device, seed_everything
+from ctrviz.utils import atomic_torch_save, resolve_device, seed_everything, writable_dir
 
-__all__ = ["TrainConfig", "TrainResult", "Trainer", "TrainingDiverged", "predict", "evaluate_model"]
+__all__ = ["CheckpointError", "TrainConfig", "TrainResult", "Trainer", "TrainingDiverged", "predict",
+           "evaluate_model"]
 
 _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "adagrad": torch.optim.Adagrad,
                "sgd": torch.optim.SGD}
@@ -69,6 +73,31 @@ _STATE_KEYS = ("epoch", "history", "best_state", "best_auc", "best_epoch", "bad_
 
 class TrainingDiverged(FloatingPointError):
     """The training loss became NaN or inf. ``last.pt`` (when checkpointing) still holds the last good epoch."""
+
+
+class CheckpointError(ValueError):
+    """``resume=True`` found a ``last.pt`` it will not use: unreadable, not a ctrviz checkpoint, holding pickled
+    objects (never loaded: ``weights_only``), or made by another run (seed, model config, data). Nothing was loaded."""
+
+
+_CHECKPOINT_KEYS = ("model", "optimizer", "optimizer_name", "rng_cpu", *_STATE_KEYS)
+_START_OVER = "delete it, or train without resume to start over"
+
+
+def _run_identity(model: nn.Module, data: CTRData, seed: int) -> dict[str, object]:
+    """What a checkpoint must have been made with to be resumed: the seed, the model's class and config, the data.
+
+    The data are named by their name, split sizes and a hash of the schema and the first training rows (cheap:
+    at most 4,096 rows are read), so another dataset, another split or another data seed is told apart.
+    """
+    train = data.train
+    head = train[: min(len(train), 4096)]
+    digest = hashlib.sha1(repr(data.schema).encode())
+    for t in (head.sparse, head.dense, head.label, *(head.seqs[k] for k in sorted(head.seqs))):
+        digest.update(t.detach().cpu().contiguous().numpy().tobytes())
+    rows = f"{len(data.train)}/{len(data.valid)}/{len(data.test)} rows"
+    return {"seed": seed, "model": type(model).__name__, "config": repr(getattr(model, "config", None)),
+            "data": f"{data.name}, {rows}, {digest.hexdigest()[:12]}"}
 
 
 @dataclass(frozen=True)
@@ -206,9 +235,13 @@ class Trainer:
         """Train ``model`` in place (moved to the device, left in eval mode); early-stop on ``data.valid``.
 
         Raises ``ValueError`` (bad output shape, resume from another model, a batch size or device that does
-        not fit the process group), ``FileNotFoundError`` (resume without ``last.pt``) or :class:`TrainingDiverged`.
+        not fit the process group, a checkpoint_dir that is a file or read-only — checked before anything runs),
+        ``FileNotFoundError`` (resume without ``last.pt``), :class:`CheckpointError` (a ``last.pt`` that is unreadable,
+        foreign or from another seed, model config or data) or :class:`TrainingDiverged`.
         """
         cfg, t_start = self.config, time.perf_counter()
+        if cfg.checkpoint_dir is not None:                 # a bad folder fails now, not after the first epoch
+            writable_dir(cfg.checkpoint_dir, "TrainConfig.checkpoint_dir")
         device = resolve_device(cfg.device)
         ddp, main = distributed.active(), distributed.is_main()
         if ddp:  # torchrun: this rank's GPU; batch_size must split evenly over the ranks
@@ -225,10 +258,11 @@ class Trainer:
         opt = _OPTIMIZERS[cfg.optimizer](params, lr=cfg.lr, weight_decay=cfg.weight_decay,
                                          **({"fused": True} if cfg.fused else {}))
         ckpt = Path(cfg.checkpoint_dir) / "last.pt" if cfg.checkpoint_dir is not None else None
+        identity = _run_identity(model, data, cfg.seed) if ckpt is not None else {}   # in last.pt; resume must match
         st: dict[str, Any] = {"epoch": 0, "history": [], "best_state": None, "best_auc": -inf,
                               "best_epoch": 0, "bad_epochs": 0}
         if cfg.resume:
-            st = self._load(ckpt, model, opt, device)
+            st = self._load(ckpt, model, opt, device, identity)
         fwd = torch.compile(model) if cfg.compile else model
         train_fwd = distributed.wrap(model, compile=cfg.compile) if ddp else fwd  # DDP: training steps only
         bar = tqdm(range(st["epoch"] + 1, cfg.epochs + 1), desc="epochs", total=cfg.epochs, initial=st["epoch"],
@@ -255,7 +289,7 @@ class Trainer:
                 st["bad_epochs"] += 1
             if ckpt is not None and main:
                 atomic_torch_save({**st, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                                   "optimizer_name": cfg.optimizer, "rng_cpu": torch.get_rng_state(),
+                                   "optimizer_name": cfg.optimizer, "run": identity, "rng_cpu": torch.get_rng_state(),
                                    "rng_cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None},
                                   ckpt)
             bar.set_postfix(loss=f"{loss:.4f}", valid_auc=f"{m['auc']:.4f}")
@@ -320,13 +354,25 @@ class Trainer:
         total = distributed.all_reduce_sum(loss_sum)  # loss_sum itself in a single process
         return total.item() / len(train), time.perf_counter() - t0  # .item(): the epoch's host sync
 
-    def _load(self, path: Path | None, model: nn.Module, opt: torch.optim.Optimizer,
-              device: torch.device) -> dict[str, Any]:
-        """Restore model, optimizer, RNG and loop state from ``last.pt``; return the loop state."""
+    def _load(self, path: Path | None, model: nn.Module, opt: torch.optim.Optimizer, device: torch.device,
+              identity: dict[str, object]) -> dict[str, Any]:
+        """Restore model, optimizer, RNG and loop state from ``last.pt``; return the loop state.
+
+        Everything is checked before anything is loaded: the file (:class:`CheckpointError` when unreadable,
+        foreign or holding pickled objects), the run that made it (seed, model config, data: ``identity``), the
+        state's keys and shapes and the optimizer.
+        """
         if path is None or not path.is_file():
             raise FileNotFoundError(f"resume=True but there is no checkpoint {path}; train once without resume "
                                     "(with the same checkpoint_dir) or fix checkpoint_dir")
-        ck = torch.load(path, map_location="cpu", weights_only=True)
+        ck = self._read_checkpoint(path)
+        made = ck.get("run")
+        if isinstance(made, dict):                        # checkpoints from before this record skip the check
+            for key, what in (("seed", "seed"), ("model", "model class"), ("config", "model config"),
+                              ("data", "data")):
+                if made.get(key) != identity[key]:
+                    raise CheckpointError(f"checkpoint {path} was made with {what} {made.get(key)!r}, this run has "
+                                          f"{identity[key]!r}; resume with the same {what}, or {_START_OVER}")
         mine = {k: tuple(v.shape) for k, v in model.state_dict().items()}
         theirs = {k: tuple(v.shape) for k, v in ck["model"].items()}
         if mine != theirs:
@@ -344,6 +390,27 @@ class Trainer:
         if device.type == "cuda" and ck["rng_cuda"] is not None:
             torch.cuda.set_rng_state(ck["rng_cuda"], device)
         return {k: ck[k] for k in _STATE_KEYS}
+
+    @staticmethod
+    def _read_checkpoint(path: Path) -> dict[str, Any]:
+        """``torch.load(path, weights_only=True)``, every failure a :class:`CheckpointError` saying what to do."""
+        size = path.stat().st_size
+        if not zipfile.is_zipfile(path):                  # torch.save writes a zip archive
+            raise CheckpointError(f"checkpoint {path} is unreadable ({size:,} bytes: empty, truncated or not a torch "
+                                  f"file); {_START_OVER}")
+        try:
+            ck = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError:
+            raise CheckpointError(f"checkpoint {path} holds pickled Python objects, which ctrviz never loads (it was "
+                                  f"not written by ctrviz and may be unsafe); {_START_OVER}") from None
+        except (RuntimeError, EOFError, OSError, KeyError, ValueError) as e:
+            raise CheckpointError(f"checkpoint {path} is unreadable ({type(e).__name__}: a damaged torch file); "
+                                  f"{_START_OVER}") from None
+        missing = [k for k in _CHECKPOINT_KEYS if k not in ck] if isinstance(ck, dict) else None
+        if missing is None or missing:
+            what = f"a {type(ck).__name__}" if missing is None else f"no {', '.join(map(repr, missing[:3]))}"
+            raise CheckpointError(f"checkpoint {path} is not a ctrviz checkpoint ({what}); {_START_OVER}")
+        return ck
 
 
 def _evaluate(model: nn.Module, split: Batch, batch_size: int, amp: bool) -> dict[str, float]:

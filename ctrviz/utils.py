@@ -50,6 +50,42 @@ def atomic_torch_save(obj: object, path: str | os.PathLike) -> Path:
     return atomic_write_bytes(path, buf.getvalue())
 
 
+def writable_dir(path: str | os.PathLike, what: str) -> Path:
+    """``path`` if it is (or can be created as) a folder this process may write into; nothing is created.
+
+    A run that writes checkpoints, caches or results calls this up front, so a bad location fails in a second with
+    a message naming ``what`` (e.g. ``"--checkpoint-dir"``), not after an epoch with a traceback. A missing folder
+    is judged by its nearest existing parent.
+
+    Raises:
+        ValueError: ``path`` is a file, lies under a file, or cannot be written (permissions, read-only disk).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> f = pathlib.Path(tempfile.mkdtemp()) / "f"; _ = f.write_text("x")
+        >>> writable_dir(f, "--out")
+        Traceback (most recent call last):
+        ...
+        ValueError: --out ... is a file, not a folder; pass a folder
+        >>> writable_dir(f / "sub", "--out")
+        Traceback (most recent call last):
+        ...
+        ValueError: --out .../f/sub cannot be written (.../f is a file); pass a folder you can write to
+    """
+    p = Path(path).expanduser()
+    if p.exists() and not p.is_dir():
+        raise ValueError(f"{what} {p} is a file, not a folder; pass a folder")
+    base = p.absolute()
+    while not base.exists():                           # the nearest existing parent decides for a missing folder
+        base = base.parent
+    if not base.is_dir():
+        raise ValueError(f"{what} {p} cannot be written ({base} is a file); pass a folder you can write to")
+    if not os.access(base, os.W_OK | os.X_OK):         # also False on a read-only file system
+        raise ValueError(f"{what} {p} cannot be written (no write permission in {base}); pass a folder you can "
+                         "write to")
+    return p
+
+
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, NumPy and torch; return a CPU ``torch.Generator`` seeded with ``seed``."""
     if not isinstance(seed, int) or isinstance(seed, bool):

@@ -1,0 +1,193 @@
+"""Failures at the edges (issue 12): bad checkpoints and resumes that do not match, output folders checked up front.
+
+Each user error must give exit code 2 from the CLI, one line naming the problem and the fix, no traceback — and
+leave the checkpoint, cache and output folders exactly as they were (compared by a hash of every file).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from ctrviz import __main__ as cli
+from ctrviz import create
+from ctrviz.data import DATASETS, DatasetSpec
+from ctrviz.data.cache import cache_dir
+from ctrviz.data.synthetic import SyntheticConfig, make_synthetic
+from ctrviz.train import CheckpointError, TrainConfig, Trainer
+from ctrviz.utils import seed_everything, writable_dir
+
+
+class Payload:
+    """A class a weights-only load must refuse (a pickled object inside a checkpoint)."""
+
+
+@pytest.fixture
+def loads(monkeypatch):
+    """A 3k-row synthetic dataset under the name 'synthetic'; returns the list of (seed, cache) it was loaded with."""
+    calls = []
+
+    def load(seed, cache):
+        calls.append((seed, cache))
+        return make_synthetic(SyntheticConfig(n_rows=3000, seed=seed))
+    monkeypatch.setitem(DATASETS, "synthetic", DatasetSpec("synthetic", "small", load))
+    return calls
+
+
+def tree_hash(*folders: Path) -> str:
+    """sha1 over every file's relative path and bytes under ``folders`` (missing folders hash as empty)."""
+    h = hashlib.sha1()
+    for folder in folders:
+        for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()) if Path(folder).exists() else []:
+            h.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def run_cli(capsys, args: list[str]) -> tuple[int, str]:
+    code = cli.main(args)
+    captured = capsys.readouterr()
+    return code, captured.err
+
+
+def one_line_error(code: int, err: str) -> str:
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ctrviz: error: ") and "Traceback" not in err, err
+    return lines[0]
+
+
+TRAIN = ["train", "--model", "lr", "--data", "synthetic", "--batch-size", "256", "--lr", "0.02", "--json",
+         "--no-progress"]
+
+
+def _write_bad(path: Path, kind: str, good: bytes) -> None:
+    if kind == "random":
+        path.write_bytes(os.urandom(4096))
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "truncated":
+        path.write_bytes(good[: len(good) // 2])
+    elif kind == "text":
+        path.write_text("not a checkpoint\n")
+    elif kind == "list":
+        torch.save([1, 2, 3], path)
+    elif kind == "tensor":
+        torch.save(torch.ones(3), path)
+    elif kind == "other dict":
+        torch.save({"weights": torch.ones(2), "epoch": 1}, path)
+    elif kind == "pickled object":
+        torch.save({"model": Payload(), "epoch": 1}, path)
+    else:
+        raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("kind, says", [
+    ("random", "is unreadable"), ("empty", "is unreadable (0 bytes"), ("truncated", "is unreadable"),
+    ("text", "is unreadable"), ("list", "is not a ctrviz checkpoint (a list)"),
+    ("tensor", "is not a ctrviz checkpoint (a Tensor)"), ("other dict", "is not a ctrviz checkpoint (no 'model'"),
+    ("pickled object", "holds pickled Python objects")])
+def test_resume_from_a_bad_checkpoint_is_one_line_and_loads_nothing(loads, capsys, tmp_path, kind, says):
+    ck, cache = tmp_path / "ck", tmp_path / "cache"
+    code, err = run_cli(capsys, [*TRAIN, "--epochs", "1", "--checkpoint-dir", str(ck), "--cache", str(cache)])
+    assert code == 0, err
+    last = ck / "last.pt"
+    _write_bad(last, kind, last.read_bytes())
+    before = tree_hash(ck, cache)
+    line = one_line_error(*run_cli(capsys, [*TRAIN, "--epochs", "2", "--checkpoint-dir", str(ck), "--cache",
+                                            str(cache), "--resume"]))
+    assert says in line and str(last) in line and "delete it, or train without resume" in line, line
+    assert "weights_only=False" not in line                     # never the advice to unpickle
+    assert tree_hash(ck, cache) == before
+
+
+def test_resume_with_another_seed_is_refused_by_name(loads, capsys, tmp_path):
+    ck = tmp_path / "ck"
+    code, err = run_cli(capsys, [*TRAIN, "--epochs", "1", "--seed", "0", "--checkpoint-dir", str(ck)])
+    assert code == 0, err
+    before = tree_hash(ck)
+    line = one_line_error(*run_cli(capsys, [*TRAIN, "--epochs", "2", "--seed", "1", "--checkpoint-dir", str(ck),
+                                            "--resume"]))
+    assert "made with seed 0, this run has 1" in line and "resume with the same seed" in line, line
+    assert tree_hash(ck) == before
+    code, err = run_cli(capsys, [*TRAIN, "--epochs", "2", "--seed", "0", "--checkpoint-dir", str(ck), "--resume"])
+    assert code == 0, err                                        # the same seed resumes
+
+
+def _fit(model_config: dict, data_seed: int, ck: Path, resume: bool, epochs: int = 1):
+    data = make_synthetic(SyntheticConfig(n_rows=2000, seed=data_seed))
+    seed_everything(0)
+    model = create("dnn", data.schema, model_config)
+    return Trainer(TrainConfig(epochs=epochs, batch_size=256, progress=False, checkpoint_dir=str(ck),
+                               resume=resume)).fit(model, data)
+
+
+@pytest.mark.parametrize("config, data_seed, says", [
+    ({"dropout": 0.3}, 0, "made with model config"),            # same shapes, another config
+    ({"dropout": 0.1}, 1, "made with data 'synthetic, 1600/200/200 rows, "),     # same sizes, other rows
+])
+def test_resume_with_another_config_or_data_is_refused_by_name(tmp_path, config, data_seed, says):
+    ck = tmp_path / "ck"
+    _fit({"dropout": 0.1}, 0, ck, resume=False)
+    before = tree_hash(ck)
+    with pytest.raises(CheckpointError, match="delete it, or train without resume") as err:
+        _fit(config, data_seed, ck, resume=True, epochs=2)
+    assert says in str(err.value) and "\n" not in str(err.value)
+    assert tree_hash(ck) == before
+    assert len(_fit({"dropout": 0.1}, 0, ck, resume=True, epochs=2).history) == 2     # the matching run resumes
+
+
+@pytest.mark.parametrize("place", ["file", "under a file"])
+@pytest.mark.parametrize("command, option", [
+    (TRAIN, "--checkpoint-dir"), (TRAIN, "--cache"),
+    (["reproduce", "can-table2", "--data", "synthetic", "--quick", "--no-progress"], "--out"),
+    (["reproduce", "can-table2", "--data", "synthetic", "--quick", "--no-progress"], "--results"),
+    (["reproduce", "can-table2", "--data", "synthetic", "--quick", "--no-progress"], "--cache"),
+    (["demo", "--epochs", "1", "--no-progress"], "--out")])
+def test_output_folders_are_checked_before_any_data_is_read(loads, capsys, tmp_path, command, option, place):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("keep me\n")
+    path = blocker if place == "file" else blocker / "sub"
+    others = {"--cache": tmp_path / "cache", "--out": tmp_path / "out", "--results": tmp_path / "results"}
+    extra = [x for o, p in others.items() if o != option and (o != "--results" or "reproduce" in command)
+             and (o != "--out" or command[0] != "train") for x in (o, str(p))]
+    line = one_line_error(*run_cli(capsys, [*command, *extra, option, str(path)]))
+    says = "is a file, not a folder" if place == "file" else f"cannot be written ({blocker} is a file)"
+    assert line.startswith(f"ctrviz: error: {option} {path} {says}"), line
+    assert loads == [] and blocker.read_text() == "keep me\n"       # no data read, nothing written
+    assert not any(p.exists() for o, p in others.items() if o != option)
+
+
+def test_trainer_checks_its_checkpoint_dir_before_the_first_step(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    data = make_synthetic(SyntheticConfig(n_rows=1000, seed=0))
+    model = create("lr", data.schema)
+    steps = []
+    model.register_forward_hook(lambda *_: steps.append(1))
+    with pytest.raises(ValueError, match=r"TrainConfig.checkpoint_dir .*a-file is a file, not a folder"):
+        Trainer(TrainConfig(epochs=1, progress=False, checkpoint_dir=str(blocker))).fit(model, data)
+    assert steps == []
+
+
+def test_cache_folder_from_the_environment_is_named(monkeypatch, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    monkeypatch.setenv("CTRVIZ_CACHE", str(blocker))
+    with pytest.raises(ValueError, match=r"^\$CTRVIZ_CACHE .*a-file is a file, not a folder; pass a folder$"):
+        cache_dir()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into a folder without write permission")
+def test_a_folder_without_write_permission_is_refused(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        with pytest.raises(ValueError, match="no write permission"):
+            writable_dir(locked / "ck", "--checkpoint-dir")
+    finally:
+        locked.chmod(0o700)
