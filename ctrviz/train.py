@@ -60,11 +60,12 @@ from tqdm.auto import tqdm
 
 from ctrviz import distributed
 from ctrviz.data.batch import Batch, CTRData, iter_batches
+from ctrviz.data.schema import Schema
 from ctrviz.metrics import evaluate
 from ctrviz.utils import atomic_torch_save, resolve_device, seed_everything, writable_dir
 
-__all__ = ["CheckpointError", "TrainConfig", "TrainResult", "Trainer", "TrainingDiverged", "predict",
-           "evaluate_model"]
+__all__ = ["CheckpointError", "TrainConfig", "TrainResult", "Trainer", "TrainingDiverged", "check_input",
+           "evaluate_model", "predict"]
 
 _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "adagrad": torch.optim.Adagrad,
                "sgd": torch.optim.SGD}
@@ -247,8 +248,11 @@ class Trainer:
         if ddp:  # torchrun: this rank's GPU; batch_size must split evenly over the ranks
             device = distributed.check_setup(device, cfg.batch_size)
         amp = cfg.amp is True or (cfg.amp == "auto" and _bf16_ok(device, cpu=False))
-        if len(data.train) == 0:
-            raise ValueError("data.train has no rows")
+        for split in ("train", "valid"):
+            if len(getattr(data, split)) == 0:
+                raise ValueError(f"data.{split} has no rows; training needs both (validation AUC picks the best "
+                                 "epoch and stops early): split the data so each gets some")
+        check_input(model, {"data.train": data.train, "data.valid": data.valid, "data.test": data.test}, "Trainer.fit")
         seed_everything(cfg.seed)
         model.to(device)
         train, valid, test = data.train.to(device), data.valid.to(device), data.test.to(device)
@@ -438,6 +442,27 @@ def _check_logits(logits: Tensor, n: int) -> None:
                          f"{'; end forward with .squeeze(-1)' if got == (n, 1) else ''}")
 
 
+def check_input(model: nn.Module, batches: dict[str, Batch], where: str) -> None:
+    """Check user batches against the schema the model was built for (``model.schema``, set by
+    :func:`ctrviz.models.create`), once at the boundary — never per step.
+
+    All fields share one embedding table, so an id outside its field's vocabulary would silently read another
+    field's rows, and one sparse column would broadcast over every field; this turns those and every other
+    mismatch (sequence lengths, missing sequences or dense columns, int labels) into a ``ValueError`` naming the
+    field. A model without ``schema`` (a hand-built module) is not checked.
+    """
+    schema = getattr(model, "schema", None)
+    if not isinstance(schema, Schema):
+        return
+    for name, batch in batches.items():
+        if not isinstance(batch, Batch):
+            raise ValueError(f"{where}: {name} must be a ctrviz Batch, got {type(batch).__name__}")
+        try:
+            batch.check(schema)
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"{where}: {name} does not fit the model's schema: {e}") from None
+
+
 @torch.no_grad()
 def predict(model: nn.Module, batch: Batch, batch_size: int = 8192, *, amp: bool = False) -> np.ndarray:
     """Click probabilities ``sigmoid(model(batch))`` as a (N,) float32 array, in eval mode.
@@ -454,6 +479,7 @@ def predict(model: nn.Module, batch: Batch, batch_size: int = 8192, *, amp: bool
         >>> predict(Half(), Batch(torch.tensor([[2], [3]]), torch.zeros(2, 0), {}, torch.tensor([0., 1.])))
         array([0.5, 0.5], dtype=float32)
     """
+    check_input(model, {"batch": batch}, "predict")
     device = next((p.device for p in model.parameters()), batch.device)
     was_training = model.training
     model.eval()

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from ctrviz import Batch, CTRData, Field, Schema, create
 from ctrviz import __main__ as cli
-from ctrviz import create
 from ctrviz.data import DATASETS, DatasetSpec
 from ctrviz.data.cache import cache_dir
 from ctrviz.data.synthetic import SyntheticConfig, make_synthetic
-from ctrviz.train import CheckpointError, TrainConfig, Trainer
+from ctrviz.train import CheckpointError, TrainConfig, Trainer, evaluate_model, predict
 from ctrviz.utils import seed_everything, writable_dir
 
 
@@ -191,3 +191,60 @@ def test_a_folder_without_write_permission_is_refused(tmp_path):
             writable_dir(locked / "ck", "--checkpoint-dir")
     finally:
         locked.chmod(0o700)
+
+
+# ------------------------------------------------------------------ the inference path checks its input (class 4)
+
+SCHEMA = Schema((Field("user", "sparse", vocab_size=5), Field("item", "sparse", vocab_size=10),
+                 Field("price", "dense"), Field("hist", "sequence", vocab="item", vocab_size=10, max_len=4)))
+
+
+def rows(n: int = 6, **change) -> Batch:
+    """``n`` valid rows for SCHEMA, with ``change`` replacing a part (sparse, dense, seqs, label)."""
+    g = torch.Generator().manual_seed(0)
+    users, items = torch.randint(1, 5, (n,), generator=g), torch.randint(1, 10, (n,), generator=g)
+    parts = {"sparse": torch.stack([users, items], 1),
+             "dense": torch.rand(n, 1, generator=g), "seqs": {"hist": torch.randint(0, 10, (n, 4), generator=g)},
+             "label": (torch.arange(n) % 2).float()}
+    parts.update(change)
+    return Batch(parts["sparse"], parts["dense"], parts["seqs"], parts["label"])
+
+
+BAD_BATCHES = {
+    "user id past its vocabulary": (lambda: rows(sparse=torch.tensor([[7, 2]] * 6)),
+                                    "field 'user': ids must lie in [1, 4], got range [7, 7]"),
+    "negative id": (lambda: rows(sparse=torch.tensor([[-1, 2]] * 6)), "field 'user': ids must lie in [1, 4]"),
+    "one sparse column for two fields": (lambda: rows(sparse=torch.ones(6, 1, dtype=torch.int64)),
+                                         "Batch.sparse has 1 columns, schema has 2 sparse fields"),
+    "sequence too short": (lambda: rows(seqs={"hist": torch.ones(6, 3, dtype=torch.int64)}),
+                           "Batch.seqs['hist'] has length 3, schema max_len is 4"),
+    "sequence misnamed": (lambda: rows(seqs={"history": torch.ones(6, 4, dtype=torch.int64)}),
+                          "Batch.seqs has ['history'], schema expects ['hist']"),
+    "dense column missing": (lambda: rows(dense=torch.zeros(6, 0)), "Batch.dense has 0 columns"),
+    "int64 labels": (lambda: rows(label=torch.tensor([0, 1] * 3)), "Batch.label must be a float tensor"),
+    "float ids": (lambda: rows(sparse=torch.ones(6, 2)), "field 'user': ids must be int64"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_BATCHES))
+def test_predict_and_evaluate_check_user_batches_against_the_schema(case):
+    make, says = BAD_BATCHES[case]
+    model = create("dnn", SCHEMA)
+    for call, where in ((predict, "predict"), (evaluate_model, "predict")):
+        with pytest.raises(ValueError, match="does not fit the model's schema") as err:
+            call(model, make())
+        assert str(err.value).startswith(f"{where}: batch does not fit") and says in str(err.value), str(err.value)
+    assert predict(model, rows()).shape == (6,)                  # the valid rows still predict
+
+
+def test_trainer_checks_the_data_against_the_model_schema_and_names_an_empty_split():
+    bigger = Schema((Field("user", "sparse", vocab_size=50), *SCHEMA.fields[1:]))
+    ids = torch.stack([torch.arange(40) + 1, torch.arange(40) % 9 + 1], 1)      # user ids up to 40
+    split = Batch(ids, torch.rand(40, 1), {"hist": torch.zeros(40, 4, dtype=torch.int64)},
+                  (torch.arange(40) % 2).float())
+    data = CTRData("other", bigger, split, split, split)
+    with pytest.raises(ValueError, match=r"Trainer.fit: data.train does not fit the model's schema: field 'user'"):
+        Trainer(TrainConfig(epochs=1, progress=False)).fit(create("dnn", SCHEMA), data)
+    empty = CTRData("tiny", SCHEMA, rows(), rows()[:0], rows())
+    with pytest.raises(ValueError, match=r"^data.valid has no rows; training needs both"):
+        Trainer(TrainConfig(epochs=1, progress=False)).fit(create("dnn", SCHEMA), empty)

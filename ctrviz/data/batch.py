@@ -96,6 +96,9 @@ class Batch:
             bad = (~torch.isfinite(self.dense)).any(0).nonzero().flatten().tolist()
             raise ValueError(f"Batch.dense has NaN/inf in fields {[schema.dense_names[i] for i in bad]}; "
                              "impute or drop them before encoding")
+        if not self.label.is_floating_point():
+            raise ValueError(f"Batch.label must be a float tensor of 0. and 1., got {self.label.dtype}; "
+                             "use label.float()")
         if len(self) and not ((self.label == 0) | (self.label == 1)).all():
             raise ValueError("Batch.label must hold only 0 and 1")
 

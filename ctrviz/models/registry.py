@@ -83,14 +83,19 @@ def create(name: str, schema: Schema, config: object | dict | None = None) -> nn
         schema: the dataset's schema.
         config: the model's config dataclass, a dict of field overrides, or ``None`` for defaults.
 
+    The model keeps ``schema`` as ``model.schema``: :func:`ctrviz.train.predict`, :func:`~ctrviz.train.evaluate_model`
+    and :meth:`~ctrviz.train.Trainer.fit` check every batch against it once, before the first forward.
+
     Example:
         >>> from ctrviz.data.schema import Field
         >>> m = create("lr", Schema((Field("a", "sparse", vocab_size=4),)))
-        >>> count_parameters(m)   # one weight per id + bias
-        5
+        >>> count_parameters(m), m.schema.sparse_names   # one weight per id + bias
+        (5, ('a',))
     """
     spec = get_spec(name)
-    return spec.cls(schema, make_config(name, config))
+    model = spec.cls(schema, make_config(name, config))
+    model.schema = schema
+    return model
 
 
 def count_parameters(model: nn.Module) -> int:
