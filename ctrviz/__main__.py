@@ -21,6 +21,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"ctrviz: error: {message} (try `{self.prog} --help`)\n")
 
 
+def _seed(text: str) -> int:
+    """A seed: an integer in [0, 2^63 − 1] (torch's and NumPy's seeding take 64-bit values)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2^63 - 1], got {text}")
+    return value
+
+
 def _positive(kind: type) -> Callable[[str], int | float]:
     def parse(text: str) -> int | float:
         try:
@@ -41,7 +52,7 @@ def _add_train_options(p: argparse.ArgumentParser, epochs: int, batch_size: int,
     p.add_argument("--lr", type=_positive(float), default=1e-3, help="Adam learning rate (default 1e-3)")
     p.add_argument("--patience", type=int, default=patience,
                    help=f"early-stopping patience on valid AUC; 0 = off (default {patience})")
-    p.add_argument("--seed", type=int, default=0, help="seed for data, init and shuffling (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed for data, init and shuffling (default 0)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
     p.add_argument("--cache", default=None, help="data cache folder (default $CTRVIZ_CACHE or ~/.cache/ctrviz)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -262,6 +273,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         msg = " ".join(str(e).split())
         print(f"ctrviz: error: {msg}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:                         # Ctrl-C: atomic writes already removed their temp files
+        print(f"ctrviz: interrupted (Ctrl-C); {args.command} stopped, nothing half-written was kept", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -151,6 +151,8 @@ class TrainConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < lo:
                 raise ValueError(f"TrainConfig.{name} must be an int >= {lo}, got {v!r}")
+        if self.seed >= 2**63:                            # torch.manual_seed takes a signed 64-bit value
+            raise ValueError(f"TrainConfig.seed must be < 2^63, got {self.seed}")
         for name, v, zero_ok in (("lr", self.lr, False), ("weight_decay", self.weight_decay, True),
                                  ("grad_clip", 1.0 if self.grad_clip is None else self.grad_clip, False)):
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not (v >= 0 if zero_ok else v > 0) or v == inf:

@@ -6,10 +6,12 @@ leave the checkpoint, cache and output folders exactly as they were (compared by
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 
@@ -17,6 +19,8 @@ from ctrviz import Batch, CTRData, Field, Schema, create
 from ctrviz import __main__ as cli
 from ctrviz.data import DATASETS, DatasetSpec
 from ctrviz.data.cache import cache_dir
+from ctrviz.data.criteo import read_criteo
+from ctrviz.data.movielens import read_movielens_raw
 from ctrviz.data.synthetic import SyntheticConfig, make_synthetic
 from ctrviz.train import CheckpointError, TrainConfig, Trainer, evaluate_model, predict
 from ctrviz.utils import seed_everything, writable_dir
@@ -248,3 +252,48 @@ def test_trainer_checks_the_data_against_the_model_schema_and_names_an_empty_spl
     empty = CTRData("tiny", SCHEMA, rows(), rows()[:0], rows())
     with pytest.raises(ValueError, match=r"^data.valid has no rows; training needs both"):
         Trainer(TrainConfig(epochs=1, progress=False)).fit(create("dnn", SCHEMA), empty)
+
+
+# ------------------------------------------------------------------ messages a user can act on (class 6)
+
+CRITEO = Path(__file__).parent / "fixtures" / "criteo" / "train.txt"
+
+
+def test_a_gzip_file_is_read_as_the_text_inside(tmp_path):
+    gz = tmp_path / "train.txt.gz"
+    gz.write_bytes(gzip.compress(CRITEO.read_bytes()))
+    plain = read_criteo(CRITEO, cache=tmp_path / "a")
+    packed = read_criteo(gz, cache=tmp_path / "b")
+    pd.testing.assert_frame_equal(plain, packed)
+
+
+def test_a_folder_where_a_file_belongs_is_called_a_folder(tmp_path):
+    folder = tmp_path / "train.txt"
+    folder.mkdir()
+    with pytest.raises(ValueError, match=r"train.txt: is a folder, not a file; expected"):
+        read_criteo(folder, cache=tmp_path / "cache")
+    (tmp_path / "ml" / "u.data").mkdir(parents=True)                   # a GroupLens folder whose u.data is a folder
+    with pytest.raises(ValueError, match=r"u.data: is a folder, not a file; expected a MovieLens 100K file"):
+        read_movielens_raw(tmp_path / "ml")
+
+
+def test_seed_out_of_range_names_the_option(capsys, loads):
+    for seed in ("18446744073709551616", "-1", "2.5"):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main([*TRAIN, "--seed", seed])
+        err = capsys.readouterr().err
+        assert exit_.value.code == 2 and err.startswith("ctrviz: error: argument --seed: "), err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert loads == []
+    with pytest.raises(ValueError, match=r"TrainConfig.seed must be < 2\^63"):
+        TrainConfig(seed=2**64)
+
+
+def test_ctrl_c_is_one_line_and_exit_130(capsys, monkeypatch, loads):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr("ctrviz.experiments.run_model", interrupted)
+    code = cli.main([*TRAIN, "--epochs", "1"])
+    err = capsys.readouterr().err
+    assert code == 130 and err.strip().splitlines() == [
+        "ctrviz: interrupted (Ctrl-C); train stopped, nothing half-written was kept"], err

@@ -58,6 +58,8 @@ _INT = re.compile(r"\d+(?:\.0*)?")  # RecBole types rating/timestamp as float: a
 
 def _read_table(path: Path, sep: str, ncols: int, encoding: str, header: list[str] | None = None) -> pd.DataFrame:
     """Rows of a delimited file as str columns 0..ncols-1, indexed by 1-based line number; checks column counts."""
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder, not a file; expected a MovieLens 100K file here")
     if not path.is_file():
         raise ValueError(f"{path}: missing file; expected a MovieLens 100K file here")
     data = path.read_bytes()

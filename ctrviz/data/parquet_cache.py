@@ -26,6 +26,7 @@ The large real-data readers (:mod:`ctrviz.data.amazon`, :mod:`ctrviz.data.taobao
 from __future__ import annotations
 
 import glob
+import gzip
 import hashlib
 import itertools
 import json
@@ -34,6 +35,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -60,16 +62,31 @@ def check_chunksize(chunksize: int) -> int:
 
 
 def need_file(path: str | Path, what: str) -> Path:
-    """``path`` (user-expanded) if it is a file, else ``ValueError("<path>: missing file; expected <what> …")``."""
+    """``path`` (user-expanded) if it is a file, else ``ValueError("<path>: missing file; expected <what> …")``
+    (or ``"<path>: is a folder, …"`` when it is one)."""
     src = Path(path).expanduser()
+    if src.is_dir():
+        raise ValueError(f"{src}: is a folder, not a file; expected {what} (see data/README.md)")
     if not src.is_file():
         raise ValueError(f"{src}: missing file; expected {what} (see data/README.md)")
     return src
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def open_text_source(path: str | Path) -> BinaryIO:
+    """``path`` opened for reading bytes; a gzip-compressed file (by its first two bytes, whatever its name) is
+    decompressed on the fly, so ``train.txt.gz`` reads like ``train.txt``."""
+    with open(path, "rb") as fh:
+        gz = fh.read(2) == GZIP_MAGIC
+    return gzip.open(path, "rb") if gz else open(path, "rb")
+
+
 def iter_line_chunks(path: str | Path, chunksize: int, encoding: str = "utf-8"
                      ) -> Iterator[tuple[np.ndarray, list[str]]]:
     """Chunks of ≤ ``chunksize`` lines: (1-based line numbers, lines without ``\\r\\n``); blank lines skipped.
+    A gzip-compressed file is read through :func:`open_text_source`.
 
     Example:
         >>> import tempfile, pathlib
@@ -79,7 +96,7 @@ def iter_line_chunks(path: str | Path, chunksize: int, encoding: str = "utf-8"
         [([1, 2], ['a', 'b']), ([4], ['c'])]
     """
     check_chunksize(chunksize)
-    with open(path, "rb") as fh:
+    with open_text_source(path) as fh:
         start = 1
         while chunk := list(itertools.islice(fh, chunksize)):
             try:
