@@ -58,6 +58,10 @@ def _add_train_options(p: argparse.ArgumentParser, epochs: int, batch_size: int,
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
+_MIN_COUNT_HELP = ("ids seen fewer times in the train split become OOV (criteo, avazu, amazon, taobao; default: the "
+                   "reader's); a 100-row sample needs 1")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ctrviz.data import DATASETS
     from ctrviz.models import MODELS
@@ -70,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data", required=True, choices=list(DATASETS), metavar="NAME",
                    help=f"one of: {', '.join(DATASETS)}")
     _add_train_options(t, epochs=10, batch_size=1024, patience=2)
+    t.add_argument("--min-count", type=_positive(int), default=None, metavar="N", help=_MIN_COUNT_HELP)
     t.add_argument("--checkpoint-dir", default=None, help="write last.pt here after every epoch")
     t.add_argument("--resume", action="store_true", help="continue from --checkpoint-dir/last.pt")
     t.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
@@ -94,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--results", default=None, metavar="DIR",
                    help="result cache folder (default <cache>/runs); finished runs are reused")
     r.add_argument("--cache", default=None, help="data cache folder (default $CTRVIZ_CACHE or ~/.cache/ctrviz)")
+    r.add_argument("--min-count", type=_positive(int), default=None, metavar="N", help=_MIN_COUNT_HELP)
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.add_argument("--skip", nargs="+", default=[], metavar="LABEL",
                    help="leave out these models / grid labels (e.g. xdeepfm, the slowest on CPU)")
@@ -123,7 +129,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     # Under torchrun: one process per device, DistributedDataParallel, only rank 0 reports. Else a no-op.
     with distributed.process_group(args.device) as launched:
         with distributed.main_first():  # rank 0 fills the data cache (downloads, encodings), then the others
-            data = load_dataset(args.data, seed=args.seed, cache=args.cache)
+            data = load_dataset(args.data, seed=args.seed, cache=args.cache, min_count=args.min_count)
         row, _ = run_model(args.model, data, config)
         if launched:
             row["world_size"] = distributed.world_size()
@@ -196,7 +202,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     print(f"ctrviz reproduce {spec.name}: {spec.title} ({spec.paper}) on {args.data}"
           f"{', quick' if args.quick else f', {args.seeds} seeds'}"
           f"{', without ' + ', '.join(args.skip) if args.skip else ''} …", flush=True)
-    data = load_dataset(args.data, seed=0, cache=args.cache)
+    data = load_dataset(args.data, seed=0, cache=args.cache, min_count=args.min_count)
     rep = reproduce(args.name, data, seeds=args.seeds, quick=args.quick, out=out, cache=results,
                     progress=not args.no_progress, skip=args.skip)
     cached = int(rep.runs["cached"].sum())

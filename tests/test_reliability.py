@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -297,3 +298,48 @@ def test_ctrl_c_is_one_line_and_exit_130(capsys, monkeypatch, loads):
     err = capsys.readouterr().err
     assert code == 130 and err.strip().splitlines() == [
         "ctrviz: interrupted (Ctrl-C); train stopped, nothing half-written was kept"], err
+
+
+# ------------------------------------------------------------------ real files that dead-end (class 7)
+
+def _criteo_env(monkeypatch, text: str, folder: Path, name: str = "train.txt") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text)
+    monkeypatch.setenv("CTRVIZ_CRITEO_TXT", str(path))
+    return path
+
+
+def test_min_count_reaches_the_reader_from_the_command_line(monkeypatch, capsys, tmp_path):
+    cache = tmp_path / "cache"
+    train = ["train", "--model", "lr", "--data", "criteo", "--epochs", "1", "--no-progress", "--cache", str(cache)]
+    _criteo_env(monkeypatch, CRITEO.read_text(), tmp_path / "small")                 # 12 rows: ids too rare
+    line = one_line_error(*run_cli(capsys, train))
+    assert "occurs min_count=10 times" in line and "--min-count N" in line, line
+    _criteo_env(monkeypatch, CRITEO.read_text() * 10, tmp_path)              # 120 rows: every split has both labels
+    line = one_line_error(*run_cli(capsys, [*train, "--min-count", "500"]))
+    assert "occurs min_count=500 times" in line, line                        # the flag reaches the reader
+    code, err = run_cli(capsys, [*train, "--min-count", "1", "--batch-size", "16", "--json"])
+    assert code == 0, err
+    line = one_line_error(*run_cli(capsys, ["reproduce", "can-table2", "--data", "synthetic", "--quick",
+                                            "--min-count", "2", "--cache", str(cache), "--out", str(tmp_path / "o")]))
+    assert "min_count does not apply to synthetic" in line and "criteo" in line, line
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--model", "lr", "--data", "criteo", "--min-count", "0"])
+    assert "argument --min-count: must be > 0" in capsys.readouterr().err
+
+
+def test_the_csv_variant_of_the_criteo_sample_gets_the_command_that_converts_it(monkeypatch, capsys, tmp_path):
+    header = ",".join(["label", *(f"I{k}" for k in range(1, 14)), *(f"C{k}" for k in range(1, 27))])
+    rows = [line.split("\t") for line in CRITEO.read_text().splitlines()]
+    body = [",".join([r[0], *(f"{v}.0" if v else "" for v in r[1:14]), *r[14:]]) for r in rows]
+    csv = _criteo_env(monkeypatch, "\n".join([header, *body]) + "\n", tmp_path, "criteo_sample.csv")
+    cache = tmp_path / "cache"
+    line = one_line_error(*run_cli(capsys, ["train", "--model", "lr", "--data", "criteo", "--no-progress",
+                                            "--cache", str(cache), "--min-count", "1"]))
+    assert "line 1 is a CSV header" in line and "Convert it with: " in line, line
+    command = line.split("Convert it with: ")[1].split(" and pass that file")[0]
+    assert subprocess.run(command, shell=True, check=False).returncode == 0
+    converted = csv.with_name("train.txt")
+    pd.testing.assert_frame_equal(read_criteo(converted, cache=tmp_path / "a"),
+                                  read_criteo(CRITEO, cache=tmp_path / "b"))

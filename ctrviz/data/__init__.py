@@ -19,9 +19,12 @@ from ctrviz.data.schema import OOV_ID, PAD_ID, Field, Pair, Schema
 
 @dataclass(frozen=True)
 class DatasetSpec:
+    """A registered dataset: ``loader(seed, cache, **options)`` with ``options`` among ``takes``."""
+
     name: str
     summary: str
-    loader: Callable[[int, str | Path | None], CTRData]
+    loader: Callable[..., CTRData]
+    takes: tuple[str, ...] = ()             # keyword options the loader accepts, e.g. ("min_count",)
 
 
 def _synthetic(seed: int, cache: str | Path | None) -> CTRData:
@@ -36,24 +39,24 @@ def _movielens(task: str) -> Callable[[int, str | Path | None], CTRData]:
     return load
 
 
-def _amazon(seed: int, cache: str | Path | None) -> CTRData:
+def _amazon(seed: int, cache: str | Path | None, min_count: int | None = None) -> CTRData:
     from ctrviz.data.amazon import load_amazon_from_env
-    return load_amazon_from_env(seed=seed, cache=cache)
+    return load_amazon_from_env(seed=seed, cache=cache, min_count=min_count)
 
 
-def _taobao(seed: int, cache: str | Path | None) -> CTRData:
+def _taobao(seed: int, cache: str | Path | None, min_count: int | None = None) -> CTRData:
     from ctrviz.data.taobao import load_taobao_from_env
-    return load_taobao_from_env(seed=seed, cache=cache)
+    return load_taobao_from_env(seed=seed, cache=cache, min_count=min_count)
 
 
-def _criteo(seed: int, cache: str | Path | None) -> CTRData:
+def _criteo(seed: int, cache: str | Path | None, min_count: int | None = None) -> CTRData:
     from ctrviz.data.criteo import load_criteo_from_env
-    return load_criteo_from_env(seed=seed, cache=cache)
+    return load_criteo_from_env(seed=seed, cache=cache, min_count=min_count)
 
 
-def _avazu(seed: int, cache: str | Path | None) -> CTRData:
+def _avazu(seed: int, cache: str | Path | None, min_count: int | None = None) -> CTRData:
     from ctrviz.data.avazu import load_avazu_from_env
-    return load_avazu_from_env(seed=seed, cache=cache)
+    return load_avazu_from_env(seed=seed, cache=cache, min_count=min_count)
 
 
 DATASETS: dict[str, DatasetSpec] = {d.name: d for d in (
@@ -61,16 +64,19 @@ DATASETS: dict[str, DatasetSpec] = {d.name: d for d in (
     DatasetSpec("movielens", "MovieLens-100k, rating ≥ 4 → click, time-ordered split", _movielens("movielens")),
     DatasetSpec("movielens-seq", "MovieLens-100k as next-movie CTR with popularity negatives (CAN/DIEN protocol)",
                 _movielens("movielens-seq")),
-    DatasetSpec("amazon", "Amazon Books, DIEN/CAN sample files (your copy: set CTRVIZ_AMAZON_DIR)", _amazon),
-    DatasetSpec("taobao", "Taobao UserBehavior clicks, CAN/DIEN protocol (your copy: set CTRVIZ_TAOBAO_CSV)", _taobao),
+    DatasetSpec("amazon", "Amazon Books, DIEN/CAN sample files (your copy: set CTRVIZ_AMAZON_DIR)", _amazon,
+                ("min_count",)),
+    DatasetSpec("taobao", "Taobao UserBehavior clicks, CAN/DIEN protocol (your copy: set CTRVIZ_TAOBAO_CSV)", _taobao,
+                ("min_count",)),
     DatasetSpec("criteo", "Criteo Kaggle display ads, 39 categorical fields, random 80/10/10 split (AOANet's dataset; "
-                "your copy: set CTRVIZ_CRITEO_TXT)", _criteo),
+                "your copy: set CTRVIZ_CRITEO_TXT)", _criteo, ("min_count",)),
     DatasetSpec("avazu", "Avazu Kaggle mobile ads, 23 categorical fields, random 80/10/10 split (your copy: set "
-                "CTRVIZ_AVAZU_CSV)", _avazu),
+                "CTRVIZ_AVAZU_CSV)", _avazu, ("min_count",)),
 )}
 
 
-def load_dataset(name: str, *, seed: int = 0, cache: str | Path | None = None) -> CTRData:
+def load_dataset(name: str, *, seed: int = 0, cache: str | Path | None = None, min_count: int | None = None
+                 ) -> CTRData:
     """Load a registered dataset by name.
 
     Args:
@@ -78,10 +84,21 @@ def load_dataset(name: str, *, seed: int = 0, cache: str | Path | None = None) -
         seed: seed of the generator (synthetic), the negative sampling (movielens-seq, taobao) or the split
             (amazon, criteo, avazu).
         cache: data cache folder (default ``$CTRVIZ_CACHE`` or ``~/.cache/ctrviz``).
+        min_count: tokens seen fewer times in the train split become OOV (criteo, avazu, amazon, taobao); ``None``:
+            the reader's default. A small sample needs a low value (e.g. 1).
     """
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; registered: {', '.join(DATASETS)}")
-    return DATASETS[name].loader(seed, cache)
+    spec, options = DATASETS[name], {}
+    if min_count is not None:
+        if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 1:
+            raise ValueError(f"min_count must be an int >= 1, got {min_count!r}")
+        if "min_count" not in spec.takes:
+            takes = [d.name for d in DATASETS.values() if "min_count" in d.takes]
+            raise ValueError(f"min_count does not apply to {name} (it has no vocabulary threshold); it applies to "
+                             f"{', '.join(takes)}")
+        options["min_count"] = min_count
+    return spec.loader(seed, cache, **options)
 
 
 def list_datasets() -> pd.DataFrame:

@@ -271,8 +271,9 @@ def load_amazon(path: str | Path, *, max_len: int = 100, min_count: int = 1, val
     return encode_seq_splits("amazon", splits, max_len=max_len, min_count=min_count, info=info)
 
 
-def load_amazon_from_env(*, seed: int = 0, cache: str | Path | None = None) -> CTRData:
-    """:func:`load_amazon` of the folder named by ``$CTRVIZ_AMAZON_DIR`` (used by ``load_dataset("amazon")``)."""
+def load_amazon_from_env(*, seed: int = 0, cache: str | Path | None = None, min_count: int | None = None) -> CTRData:
+    """:func:`load_amazon` of the folder named by ``$CTRVIZ_AMAZON_DIR`` (used by ``load_dataset("amazon")``);
+    ``min_count``: ``None`` keeps its default."""
     path = os.environ.get(ENV_VAR)
     if not path:
         raise ValueError(f"amazon: set {ENV_VAR} to a folder holding {FILES[0]} and {FILES[1]}. ctrviz cannot "
@@ -280,4 +281,4 @@ def load_amazon_from_env(*, seed: int = 0, cache: str | Path | None = None) -> C
                          "(http://jmcauley.ucsd.edu/data/amazon/) and run the DIEN scripts (prepare_data.sh in "
                          "https://github.com/mouna99/dien), or build them from their reviews-info and item-info with "
                          "ctrviz.data.amazon.build_amazon_files; see data/README.md")
-    return load_amazon(path, seed=seed, cache=cache)
+    return load_amazon(path, seed=seed, cache=cache, **({} if min_count is None else {"min_count": min_count}))

@@ -199,15 +199,16 @@ def load_avazu(path: str | Path, *, min_count: int = 5, valid_fraction: float = 
                             test_fraction=test_fraction)
 
 
-def load_avazu_from_env(*, seed: int = 0, cache: str | Path | None = None) -> CTRData:
-    """:func:`load_avazu` of the file named by ``$CTRVIZ_AVAZU_CSV`` (used by ``load_dataset("avazu")``)."""
+def load_avazu_from_env(*, seed: int = 0, cache: str | Path | None = None, min_count: int | None = None) -> CTRData:
+    """:func:`load_avazu` of the file named by ``$CTRVIZ_AVAZU_CSV`` (used by ``load_dataset("avazu")``);
+    ``min_count``: ``None`` keeps its default."""
     path = os.environ.get(ENV_VAR)
     if not path:
         raise ValueError(f"avazu: set {ENV_VAR} to the path of the Avazu Kaggle train CSV. ctrviz cannot download "
                          "it: get train.gz from https://www.kaggle.com/c/avazu-ctr-prediction/data (Kaggle account, "
                          "accept the competition rules), unzip it and run e.g. `export CTRVIZ_AVAZU_CSV=~/data/avazu/"
                          "train`; see data/README.md")
-    return load_avazu(path, seed=seed, cache=cache)
+    return load_avazu(path, seed=seed, cache=cache, **({} if min_count is None else {"min_count": min_count}))
 
 
 __all__ = ["CAT_FIELDS", "ENV_VAR", "FIELDS", "HEADER", "avazu_columns", "load_avazu", "load_avazu_from_env",

@@ -50,6 +50,7 @@ from ctrviz.data.parquet_cache import (
     iter_line_chunks,
     load_split_table,
     need_file,
+    open_text_source,
     parse_labels,
     split_fields,
 )
@@ -86,9 +87,26 @@ def _parse(path: Path, chunksize: int) -> Iterator[pa.Table]:
         yield pa.table(out)
 
 
+_CSV_HEADER = ["label", *INT_FIELDS, *CAT_FIELDS]        # the widely copied CSV sample: comma-separated, a header
+
+
+def _refuse_known_variants(src: Path) -> None:
+    """A file in the CSV variant of the Criteo sample (``label,I1,…,C26`` header, commas, counts like ``260.0``)
+    gets one message with the command that converts it, instead of three rounds of line errors."""
+    with open_text_source(src) as fh:
+        first = fh.readline().decode("utf-8", errors="replace").strip()
+    if [c.strip().strip('"') for c in first.split(",")] == _CSV_HEADER or first.lower().split(",")[:1] == ["label"]:
+        out = src.with_name("train.txt") if src.name != "train.txt" else src.with_name("train.tsv")
+        raise ValueError(f"{src}: line 1 is a CSV header ({first[:40]}…): this is the comma-separated variant of the "
+                         "Criteo sample, and ctrviz reads the Kaggle train.txt format (tab-separated, no header, "
+                         f"integer counts). Convert it with: tail -n +2 '{src}' | tr ',' '\\t' | "
+                         f"sed -E 's/\\.0+(\\t|$)/\\1/g' > '{out}' and pass that file")
+
+
 def _cached(path: str | Path, cache: str | Path | None, chunksize: int) -> Path:
     src = need_file(path, "the Criteo Kaggle train.txt")
     check_chunksize(chunksize)
+    _refuse_known_variants(src)
     return cached_parquet("criteo", src, _OPTIONS, _SCHEMA, lambda: _parse(src, chunksize), cache=cache)
 
 
@@ -166,15 +184,16 @@ def load_criteo(path: str | Path, *, min_count: int = 10, valid_fraction: float 
                             test_fraction=test_fraction)
 
 
-def load_criteo_from_env(*, seed: int = 0, cache: str | Path | None = None) -> CTRData:
-    """:func:`load_criteo` of the file named by ``$CTRVIZ_CRITEO_TXT`` (used by ``load_dataset("criteo")``)."""
+def load_criteo_from_env(*, seed: int = 0, cache: str | Path | None = None, min_count: int | None = None) -> CTRData:
+    """:func:`load_criteo` of the file named by ``$CTRVIZ_CRITEO_TXT`` (used by ``load_dataset("criteo")``);
+    ``min_count``: ``None`` keeps its default."""
     path = os.environ.get(ENV_VAR)
     if not path:
         raise ValueError(f"criteo: set {ENV_VAR} to the path of the Criteo Kaggle train.txt. ctrviz cannot "
                          "download it: get dac.tar.gz (Criteo Display Advertising Challenge, "
                          "https://www.kaggle.com/c/criteo-display-ad-challenge, or Criteo AI Lab), extract it and "
                          "run e.g. `export CTRVIZ_CRITEO_TXT=~/data/dac/train.txt`; see data/README.md")
-    return load_criteo(path, seed=seed, cache=cache)
+    return load_criteo(path, seed=seed, cache=cache, **({} if min_count is None else {"min_count": min_count}))
 
 
 __all__ = ["CAT_FIELDS", "ENV_VAR", "INT_FIELDS", "criteo_columns", "load_criteo", "load_criteo_from_env",

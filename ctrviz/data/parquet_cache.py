@@ -409,7 +409,7 @@ def encode_sparse_parquet(name: str, parquet: str | Path, columns: Sequence[Colu
         vocab = Vocabulary(c.min_count).fit(tokens.iloc[train])
         if not vocab.tokens:
             raise ValueError(f"{name}: no value of field {c.name!r} occurs min_count={c.min_count} times in the "
-                             f"train split ({len(train)} rows); lower min_count")
+                             f"train split ({len(train)} rows); lower min_count (ctrviz train/reproduce --min-count N)")
         ids[:, j] = vocab.encode(tokens)[order]
         enc.vocabs[c.name] = vocab
     y = pf.read(columns=[label]).column(0).to_numpy().astype(np.float32)[order]      # (N,)

@@ -182,11 +182,12 @@ def load_taobao(path: str | Path, *, max_len: int = 50, min_count: int = 1, beha
     return encode_seq_splits("taobao", splits, max_len=max_len, min_count=min_count, info=info)
 
 
-def load_taobao_from_env(*, seed: int = 0, cache: str | Path | None = None) -> CTRData:
-    """:func:`load_taobao` of the file named by ``$CTRVIZ_TAOBAO_CSV`` (used by ``load_dataset("taobao")``)."""
+def load_taobao_from_env(*, seed: int = 0, cache: str | Path | None = None, min_count: int | None = None) -> CTRData:
+    """:func:`load_taobao` of the file named by ``$CTRVIZ_TAOBAO_CSV`` (used by ``load_dataset("taobao")``);
+    ``min_count``: ``None`` keeps its default."""
     path = os.environ.get(ENV_VAR)
     if not path:
         raise ValueError(f"taobao: set {ENV_VAR} to the path of UserBehavior.csv. ctrviz cannot download it: get "
                          "UserBehavior.csv.zip from https://tianchi.aliyun.com/dataset/dataDetail?dataId=649 (free "
                          "Tianchi account), unzip it and run e.g. `export CTRVIZ_TAOBAO_CSV=~/data/UserBehavior.csv`")
-    return load_taobao(path, seed=seed, cache=cache)
+    return load_taobao(path, seed=seed, cache=cache, **({} if min_count is None else {"min_count": min_count}))
