@@ -106,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     lem = sub.add_parser("lemmas", help="check the AOANet equivalence lemmas (and CAN's FM case) in float64; "
                                         "exit 1 if one fails")
     lem.add_argument("--seeds", type=_positive(int), default=3, help="random inputs per shape (default 3)")
+    c = sub.add_parser("cache", help="look after the data cache: `cache clean` removes the temp files of builds "
+                                     "that were killed")
+    c.add_argument("action", choices=["clean"], help="clean: remove temp files whose writing process is gone")
+    c.add_argument("--cache", default=None, help="data cache folder (default $CTRVIZ_CACHE or ~/.cache/ctrviz)")
     sub.add_parser("models", help="list the registered models")
     sub.add_parser("datasets", help="list the registered datasets")
     return parser
@@ -249,6 +253,22 @@ def cmd_list(what: str) -> int:
     return 0
 
 
+def cmd_cache(args: argparse.Namespace) -> int:
+    from ctrviz.data.cache import cache_dir
+    from ctrviz.utils import orphaned_temp_files
+
+    root = cache_dir(args.cache, create=False)
+    stale = orphaned_temp_files(root, recursive=True)
+    freed = 0
+    for path in stale:
+        size = path.stat().st_size
+        path.unlink(missing_ok=True)
+        freed += size
+        print(f"removed {path} ({size / 1e6:.1f} MB)")
+    print(f"{len(stale)} temp file(s) of killed runs removed from {root}, {freed / 1e6:.1f} MB freed")
+    return 0
+
+
 def _check_outputs(args: argparse.Namespace) -> None:
     """Every folder the command will write — data cache, checkpoints, figures, results — checked before any data
     is read or any training starts (a ValueError naming the option)."""
@@ -274,6 +294,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_lemmas(args)
         if args.command == "reproduce":
             return cmd_reproduce(args)
+        if args.command == "cache":
+            return cmd_cache(args)
         return cmd_list(args.command)
     except (ValueError, FileNotFoundError, FloatingPointError) as e:
         msg = " ".join(str(e).split())

@@ -12,6 +12,55 @@ import numpy as np
 import torch
 
 
+def temp_prefix(name: str) -> str:
+    """Prefix of a temp file written next to ``name`` by this process: ``.NAME.PID.`` (then random, ``.tmp``).
+
+    The PID lets a later run tell a temp file whose writer was killed (kill -9, power loss) from one another
+    process is still writing (:func:`orphaned_temp_files`).
+    """
+    return f".{name}.{os.getpid()}."
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:                            # another user's live process
+        return True
+    return True
+
+
+def orphaned_temp_files(folder: str | os.PathLike, recursive: bool = False) -> list[Path]:
+    """Temp files under ``folder`` (``.NAME.PID.….tmp``, :func:`temp_prefix`) whose writing process is gone.
+
+    A temp file without a PID in its name (older ctrviz) counts once it is a day old.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (d / ".x.parquet.999999999.ab12.tmp").write_bytes(b"half")    # a writer that no longer exists
+        >>> _ = (d / f"{temp_prefix('y.json')}cd34.tmp").write_bytes(b"live")  # this process: still writing
+        >>> [p.name for p in orphaned_temp_files(d)]
+        ['.x.parquet.999999999.ab12.tmp']
+    """
+    import re
+    import time
+
+    found = []
+    root = Path(folder)
+    if not root.is_dir():
+        return found
+    for p in sorted(root.rglob(".*.tmp") if recursive else root.glob(".*.tmp")):
+        m = re.fullmatch(r"\..+\.(\d+)\.[^.]+\.tmp", p.name)
+        if m:
+            if not _alive(int(m.group(1))):
+                found.append(p)
+        elif p.is_file() and time.time() - p.stat().st_mtime > 86_400:
+            found.append(p)
+    return found
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` via a temp file in the same folder and ``os.replace``.
 
@@ -25,7 +74,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path.name), suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

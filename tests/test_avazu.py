@@ -239,8 +239,9 @@ def test_bad_arguments_missing_empty_and_header_only_files(tmp_path, cache):
     assert not cache.exists()
     header_only = tmp_path / "header_only"
     header_only.write_text(",".join(HEADER) + "\n")
-    with pytest.raises(ValueError, match=r"header_only: the avazu train split is empty \(0 rows"):
+    with pytest.raises(ValueError, match=r"header_only: no data rows \(the file is empty, blank or holds only a"):
         load_avazu(header_only, cache=cache)
+    assert not list(cache.rglob("*.parquet")) and not list(cache.rglob(".*.tmp"))    # a failed load writes nothing
     with pytest.raises(ValueError, match=r"avazu: no value of field 'hour_of_day' occurs min_count=5 times in the "
                                          r"train split \(8 rows\)"):
         load_avazu(CSV, cache=cache)                                                # default min_count on 10 rows
@@ -253,4 +254,6 @@ def test_registry_reads_env_var(monkeypatch, cache):
     monkeypatch.setenv("CTRVIZ_AVAZU_CSV", str(CSV))
     with pytest.raises(ValueError, match=r"no value of field 'hour_of_day' occurs min_count=5 times"):  # 10 rows only
         load_dataset("avazu", cache=cache)
-    assert len(list((cache / "avazu").iterdir())) == 1                              # but it read and cached the file
+    assert list((cache / "avazu").iterdir()) == []                              # a failed load leaves no cache file
+    assert load_dataset("avazu", cache=cache, min_count=1).info["min_count"] == 1
+    assert len(list((cache / "avazu").glob("*.parquet"))) == 1                      # a load that works caches the file

@@ -251,8 +251,9 @@ def test_bad_arguments_missing_and_empty_file(tmp_path, cache):
     assert not cache.exists()                                                       # all checked before parsing
     empty = tmp_path / "empty.txt"
     empty.write_text("")
-    with pytest.raises(ValueError, match=r"empty\.txt: the criteo train split is empty \(0 rows"):
+    with pytest.raises(ValueError, match=r"empty\.txt: no data rows \(the file is empty, blank or holds only a header"):
         load_criteo(empty, cache=cache)
+    assert not list(cache.rglob("*.parquet")) and not list(cache.rglob(".*.tmp"))    # a failed load writes nothing
 
 
 def test_registry_reads_env_var(monkeypatch, cache):
@@ -262,4 +263,6 @@ def test_registry_reads_env_var(monkeypatch, cache):
     monkeypatch.setenv("CTRVIZ_CRITEO_TXT", str(TXT))
     with pytest.raises(ValueError, match=r"no value of field 'I1' occurs min_count=10 times"):   # 12 rows only
         load_dataset("criteo", cache=cache)
-    assert len(list((cache / "criteo").iterdir())) == 1                             # but it read and cached the file
+    assert list((cache / "criteo").iterdir()) == []                             # a failed load leaves no cache file
+    assert load_dataset("criteo", cache=cache, min_count=1).info["min_count"] == 1
+    assert len(list((cache / "criteo").glob("*.parquet"))) == 1                     # a load that works caches the file

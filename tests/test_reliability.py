@@ -10,6 +10,8 @@ import gzip
 import hashlib
 import os
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -20,11 +22,11 @@ from ctrviz import Batch, CTRData, Field, Schema, create
 from ctrviz import __main__ as cli
 from ctrviz.data import DATASETS, DatasetSpec
 from ctrviz.data.cache import cache_dir
-from ctrviz.data.criteo import read_criteo
+from ctrviz.data.criteo import load_criteo, read_criteo
 from ctrviz.data.movielens import read_movielens_raw
 from ctrviz.data.synthetic import SyntheticConfig, make_synthetic
 from ctrviz.train import CheckpointError, TrainConfig, Trainer, evaluate_model, predict
-from ctrviz.utils import seed_everything, writable_dir
+from ctrviz.utils import orphaned_temp_files, seed_everything, temp_prefix, writable_dir
 
 
 class Payload:
@@ -343,3 +345,54 @@ def test_the_csv_variant_of_the_criteo_sample_gets_the_command_that_converts_it(
     converted = csv.with_name("train.txt")
     pd.testing.assert_frame_equal(read_criteo(converted, cache=tmp_path / "a"),
                                   read_criteo(CRITEO, cache=tmp_path / "b"))
+
+
+# ------------------------------------------------------------------ nothing left behind on error (class 3)
+
+@pytest.mark.parametrize("content", ["", "\n\n\n"])
+def test_an_input_without_data_rows_writes_nothing(monkeypatch, capsys, tmp_path, content):
+    path = _criteo_env(monkeypatch, content, tmp_path / "in")
+    cache = tmp_path / "cache"
+    line = one_line_error(*run_cli(capsys, ["train", "--model", "lr", "--data", "criteo", "--no-progress",
+                                            "--cache", str(cache), "--min-count", "1"]))
+    assert line.startswith(f"ctrviz: error: {path}: ") and ("no data rows" in line or "line 1" in line), line
+    assert not [p for p in cache.rglob("*") if p.is_file()]                # no parquet, no temp file
+
+
+def test_a_load_whose_train_split_comes_out_empty_writes_nothing(tmp_path):
+    two = tmp_path / "two.txt"
+    two.write_text("".join(CRITEO.read_text().splitlines(keepends=True)[:2]))
+    with pytest.raises(ValueError, match=r"the criteo train split is empty \(2 rows"):
+        load_criteo(two, min_count=1, valid_fraction=0.45, test_fraction=0.45, cache=tmp_path / "cache")
+    assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+
+
+def test_a_killed_cache_build_leaves_a_temp_file_that_the_next_run_removes(tmp_path, capsys):
+    big = tmp_path / "train.txt"
+    big.write_text(CRITEO.read_text() * 20_000)                          # 240,000 rows: parsing takes seconds
+    cache = tmp_path / "cache"
+    code = f"from ctrviz.data.criteo import read_criteo; read_criteo({str(big)!r}, cache={str(cache)!r}, chunksize=500)"
+    child = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.monotonic() + 60
+        while not list((cache / "criteo").glob(".*.tmp")) and time.monotonic() < deadline and child.poll() is None:
+            time.sleep(0.05)
+        child.kill()                                                      # kill -9 in the middle of the build
+    finally:
+        child.wait()
+    left = list((cache / "criteo").glob(".*.tmp"))
+    assert len(left) == 1 and not list((cache / "criteo").glob("*.parquet")), "the build finished before the kill"
+    mine = cache / "runs" / f"{temp_prefix('x.json')}live.tmp"          # a live writer's temp file (this process)
+    mine.parent.mkdir(parents=True)
+    mine.write_bytes(b"still being written")
+    assert orphaned_temp_files(cache, recursive=True) == left
+    assert cli.main(["cache", "clean", "--cache", str(cache)]) == 0
+    out = capsys.readouterr().out
+    assert f"removed {left[0]}" in out and "1 temp file(s) of killed runs removed" in out, out
+    assert not left[0].exists() and mine.exists()                        # the orphan goes, the live one stays
+    small = tmp_path / "small.txt"
+    small.write_text(CRITEO.read_text())
+    orphan = cache / "criteo" / ".small.txt-0.parquet.999999999.zz.tmp"   # a killed build's file, for cached_parquet
+    orphan.write_bytes(b"half")
+    read_criteo(small, cache=cache)
+    assert not orphan.exists()                                           # the next build in that folder removes it

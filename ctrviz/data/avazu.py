@@ -120,10 +120,11 @@ def _parse(path: Path, chunksize: int) -> Iterator[pa.Table]:
         raise ValueError(f"{path}: line 1: expected the Avazu header {','.join(HEADER)!r}, the file is empty")
 
 
-def _cached(path: str | Path, cache: str | Path | None, chunksize: int) -> Path:
+def _cached(path: str | Path, cache: str | Path | None, chunksize: int, created: list[Path] | None = None) -> Path:
     src = need_file(path, "the Avazu Kaggle train CSV")
     check_chunksize(chunksize)
-    return cached_parquet("avazu", src, _OPTIONS, _SCHEMA, lambda: _parse(src, chunksize), cache=cache)
+    return cached_parquet("avazu", src, _OPTIONS, _SCHEMA, lambda: _parse(src, chunksize), cache=cache,
+                          created=created)
 
 
 def read_avazu(path: str | Path, *, cache: str | Path | None = None, chunksize: int = 1_000_000) -> pd.DataFrame:
@@ -194,7 +195,8 @@ def load_avazu(path: str | Path, *, min_count: int = 5, valid_fraction: float = 
         >>> data.info["sizes"], data.schema.sparse_names[:3]
         ({'train': 8, 'valid': 1, 'test': 1}, ('hour_of_day', 'weekday', 'C1'))
     """
-    return load_split_table("avazu", path, lambda: _cached(path, cache, chunksize), avazu_columns, "click",
+    return load_split_table("avazu", path, lambda created: _cached(path, cache, chunksize, created), avazu_columns,
+                            "click",
                             protocol=_PROTOCOL, min_count=min_count, seed=seed, valid_fraction=valid_fraction,
                             test_fraction=test_fraction)
 

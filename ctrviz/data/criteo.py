@@ -103,11 +103,12 @@ def _refuse_known_variants(src: Path) -> None:
                          f"sed -E 's/\\.0+(\\t|$)/\\1/g' > '{out}' and pass that file")
 
 
-def _cached(path: str | Path, cache: str | Path | None, chunksize: int) -> Path:
+def _cached(path: str | Path, cache: str | Path | None, chunksize: int, created: list[Path] | None = None) -> Path:
     src = need_file(path, "the Criteo Kaggle train.txt")
     check_chunksize(chunksize)
     _refuse_known_variants(src)
-    return cached_parquet("criteo", src, _OPTIONS, _SCHEMA, lambda: _parse(src, chunksize), cache=cache)
+    return cached_parquet("criteo", src, _OPTIONS, _SCHEMA, lambda: _parse(src, chunksize), cache=cache,
+                          created=created)
 
 
 def read_criteo(path: str | Path, *, cache: str | Path | None = None, chunksize: int = 1_000_000) -> pd.DataFrame:
@@ -179,7 +180,8 @@ def load_criteo(path: str | Path, *, min_count: int = 10, valid_fraction: float 
         >>> data.info["sizes"], len(data.schema.sparse_names)
         ({'train': 8, 'valid': 1, 'test': 1}, 39)
     """
-    return load_split_table("criteo", path, lambda: _cached(path, cache, chunksize), criteo_columns, "label",
+    return load_split_table("criteo", path, lambda created: _cached(path, cache, chunksize, created), criteo_columns,
+                            "label",
                             protocol=_PROTOCOL, min_count=min_count, seed=seed, valid_fraction=valid_fraction,
                             test_fraction=test_fraction)
 

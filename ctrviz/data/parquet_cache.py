@@ -25,6 +25,7 @@ The large real-data readers (:mod:`ctrviz.data.amazon`, :mod:`ctrviz.data.taobao
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import gzip
 import hashlib
@@ -47,6 +48,7 @@ import torch
 from ctrviz.data.batch import Batch, CTRData
 from ctrviz.data.encoders import Column, TableEncoder, Vocabulary, log_bucket, pad_sequences
 from ctrviz.data.schema import Pair
+from ctrviz.utils import orphaned_temp_files, temp_prefix
 
 
 def check_positive_int(value: int, name: str) -> int:
@@ -195,7 +197,7 @@ def _cache_root(cache: str | os.PathLike | None) -> Path:
 
 def cached_parquet(dataset: str, path: str | Path, options: Mapping[str, object], schema: pa.Schema,
                    chunks: Callable[[], Iterable[pa.Table | pd.DataFrame]], *, cache: str | os.PathLike | None = None,
-                   created: list[Path] | None = None) -> Path:
+                   created: list[Path] | None = None, allow_empty: bool = False) -> Path:
     """The parquet cache of ``path``'s parsed table, built from ``chunks()`` on the first call.
 
     Args:
@@ -205,9 +207,11 @@ def cached_parquet(dataset: str, path: str | Path, options: Mapping[str, object]
         schema: arrow schema of the table; every chunk is cast to it.
         chunks: called only on a cache miss; yields the parsed table chunk by chunk and raises ``ValueError``
             on bad input (then nothing is left in the cache: the temp file, and folders this call made, go).
+            No rows at all is bad input too. Temp files of earlier builds that were killed are removed first.
         cache: cache root; default ``$CTRVIZ_CACHE`` or ``~/.cache/ctrviz``.
         created: if given, the path is appended when this call wrote it, so a caller reading several files can
             remove what it wrote when a later file fails (see :func:`ctrviz.data.amazon.load_amazon`).
+        allow_empty: accept a table of no rows (e.g. an empty test file that a protocol allows).
 
     Returns:
         ``<cache>/<dataset>/<file name>-<path hash>-<key>.parquet``.
@@ -232,14 +236,20 @@ def cached_parquet(dataset: str, path: str | Path, options: Mapping[str, object]
         return final
     made = [p for p in (root, folder) if not p.exists()]
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{final.name}.", suffix=".tmp")
+    for stale in orphaned_temp_files(folder):          # left by a build that was killed: hundreds of MB each
+        stale.unlink(missing_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=temp_prefix(final.name), suffix=".tmp")
     os.close(fd)
     try:
+        rows = 0
         with pq.ParquetWriter(tmp, schema) as writer:
             for part in chunks():
                 if isinstance(part, pd.DataFrame):
                     part = pa.Table.from_pandas(part, schema=schema, preserve_index=False)
                 writer.write_table(part.cast(schema))
+                rows += len(part)
+        if rows == 0 and not allow_empty:
+            raise ValueError(f"{src}: no data rows (the file is empty, blank or holds only a header)")
         os.chmod(tmp, 0o644)
         os.replace(tmp, final)
         if created is not None:
@@ -428,24 +438,39 @@ __all__ = ["SEQ_COLUMNS", "SPLITS", "arrow_text", "cached_parquet", "check_chunk
            "need_file", "parse_ints", "parse_labels", "random_split", "source_key", "sparse_tokens", "split_fields"]
 
 
-def load_split_table(name: str, path: str | Path, cache_table: Callable[[], Path],
+def load_split_table(name: str, path: str | Path, cache_table: Callable[[list[Path]], Path],
                      columns: Callable[[int], Sequence[Column]], label: str, *, protocol: str, min_count: int,
                      seed: int, valid_fraction: float, test_fraction: float) -> CTRData:
     """The shared body of the Criteo and Avazu loaders: check the arguments before any file is touched, cache
-    the raw file (``cache_table()`` → parquet path), split its rows at random, encode column by column.
+    the raw file (``cache_table(created)`` → parquet path, appending it to ``created`` when this call wrote it),
+    split its rows at random, encode column by column; on any error the parquet this call wrote is removed.
 
     ``protocol`` is formatted with ``min_count``, ``seed``, ``valid_fraction`` and ``test_fraction`` into
     ``info["protocol"]``; ``columns(min_count)`` gives the field specs.
     """
     check_positive_int(min_count, "min_count")
     random_split(0, valid_fraction=valid_fraction, test_fraction=test_fraction, seed=seed)   # check the fractions
-    cached = cache_table()
-    n = pq.ParquetFile(cached).metadata.num_rows
-    splits = random_split(n, valid_fraction=valid_fraction, test_fraction=test_fraction, seed=seed)
-    if not len(splits["train"]):
-        raise ValueError(f"{path}: the {name} train split is empty ({n} rows; file empty or fractions too big)")
-    info = {"protocol": protocol.format(min_count=min_count, seed=seed, valid_fraction=valid_fraction,
-                                        test_fraction=test_fraction),
-            "source": str(path), "cache_file": str(cached), "seed": seed, "valid_fraction": valid_fraction,
-            "test_fraction": test_fraction, "min_count": min_count}
-    return encode_sparse_parquet(name, cached, columns(min_count), label, splits, info=info)
+    created: list[Path] = []
+    cached = cache_table(created)
+    with forget_on_error(created):                     # a failed load leaves no cache file of its own behind
+        n = pq.ParquetFile(cached).metadata.num_rows
+        splits = random_split(n, valid_fraction=valid_fraction, test_fraction=test_fraction, seed=seed)
+        if not len(splits["train"]):
+            raise ValueError(f"{path}: the {name} train split is empty ({n} rows; file empty or fractions too big)")
+        info = {"protocol": protocol.format(min_count=min_count, seed=seed, valid_fraction=valid_fraction,
+                                            test_fraction=test_fraction),
+                "source": str(path), "cache_file": str(cached), "seed": seed, "valid_fraction": valid_fraction,
+                "test_fraction": test_fraction, "min_count": min_count}
+        return encode_sparse_parquet(name, cached, columns(min_count), label, splits, info=info)
+
+
+@contextlib.contextmanager
+def forget_on_error(created: list[Path]) -> Iterator[None]:
+    """Remove the cache files in ``created`` (those :func:`cached_parquet` wrote during this load) if the block
+    raises: a load that fails validation writes nothing."""
+    try:
+        yield
+    except BaseException:
+        for p in created:
+            p.unlink(missing_ok=True)
+        raise

@@ -44,6 +44,7 @@ from ctrviz.data.parquet_cache import (
     encode_seq_splits,
     first_bad,
     flat_history_index,
+    forget_on_error,
     iter_line_chunks,
     need_file,
     parse_ints,
@@ -77,13 +78,15 @@ def _parse(path: Path, chunksize: int):
                         "timestamp": parse_ints(f[4], numbers, path, "timestamp", signed=True)})
 
 
-def read_taobao(path: str | Path, *, cache: str | Path | None = None, chunksize: int = 1_000_000) -> pd.DataFrame:
+def read_taobao(path: str | Path, *, cache: str | Path | None = None, chunksize: int = 1_000_000,
+                created: list[Path] | None = None) -> pd.DataFrame:
     """The validated UserBehavior table, parsed once into the parquet cache (``<cache>/taobao/``).
 
     Args:
         path: ``UserBehavior.csv``.
         cache: cache root; default ``$CTRVIZ_CACHE`` or ``~/.cache/ctrviz``.
         chunksize: lines parsed at a time (the raw file is never read whole).
+        created: if given, the cache file is appended when this call wrote it (so a failing caller can remove it).
 
     Returns:
         columns ``user``, ``item``, ``category``, ``timestamp`` (int64) and ``behavior`` (categorical over
@@ -91,7 +94,8 @@ def read_taobao(path: str | Path, *, cache: str | Path | None = None, chunksize:
     """
     src = need_file(path, "Taobao UserBehavior.csv")
     check_chunksize(chunksize)
-    cached = cached_parquet("taobao", src, _OPTIONS, _SCHEMA, lambda: _parse(src, chunksize), cache=cache)
+    cached = cached_parquet("taobao", src, _OPTIONS, _SCHEMA, lambda: _parse(src, chunksize), cache=cache,
+                            created=created)
     t = pd.read_parquet(cached)
     t["behavior"] = pd.Categorical.from_codes(t.behavior.to_numpy(), BEHAVIORS)
     t.attrs["cache_file"] = str(cached)
@@ -133,7 +137,16 @@ def load_taobao(path: str | Path, *, max_len: int = 50, min_count: int = 1, beha
         raise ValueError(f"max_len must be an int >= 1, got {max_len!r}")
     if isinstance(behaviors, str) or not behaviors or not set(behaviors) <= set(BEHAVIORS):
         raise ValueError(f"behaviors must be a non-empty tuple of {BEHAVIORS}, got {behaviors!r}")
-    t = read_taobao(path, cache=cache, chunksize=chunksize)
+    created: list[Path] = []
+    t = read_taobao(path, cache=cache, chunksize=chunksize, created=created)
+    with forget_on_error(created):                     # a load that fails leaves no cache file of its own
+        return _protocol_data(t, path, max_len=max_len, min_count=min_count, behaviors=behaviors, seed=seed,
+                              max_users=max_users)
+
+
+def _protocol_data(t: pd.DataFrame, path: str | Path, *, max_len: int, min_count: int, behaviors: tuple[str, ...],
+                   seed: int, max_users: int | None) -> CTRData:
+    """:func:`load_taobao` once the table is read: the protocol's rows, split and encoded."""
     keep = t.behavior.isin(behaviors).to_numpy()
     if max_users is not None:
         if not isinstance(max_users, int) or isinstance(max_users, bool) or max_users < 1:
