@@ -44,7 +44,9 @@ def run_model(model_name: str, data: CTRData, train: TrainConfig | None = None,
     The model is built right after ``seed_everything(train.seed)``, so the same seed gives the same
     initial weights and — on CPU — bit-identical metrics. A model with a training ``stage`` (AOANet's
     selection) runs it first, with the same ``train`` config (checkpoints under ``<checkpoint_dir>/<stage>``),
-    and its result columns join the row (``selection_auc``, ``kept_fraction``, …).
+    and its result columns join the row (``selection_auc``, ``kept_fraction``, …). ``resume`` continues whichever
+    stage was interrupted: the earlier stage from its own checkpoint (a finished one is read back, not re-trained),
+    the last stage from ``<checkpoint_dir>/last.pt``, or from its start when the run never reached it.
 
     ``stage_cache``: a folder where a stage's trained module is kept (``<key>.pt``, written atomically, read
     with ``weights_only=True``) and reused by any later run whose stage starts from the same module: same
@@ -82,6 +84,9 @@ def run_model(model_name: str, data: CTRData, train: TrainConfig | None = None,
                 atomic_torch_save({"state": state, "metrics": metrics}, path)
             return metrics
         extra = stage(model, fit)
+        if train.resume and not (Path(train.checkpoint_dir) / "last.pt").is_file():
+            # interrupted in the earlier stage (resumed above from <checkpoint_dir>/<stage>): this stage starts now
+            train = dataclasses.replace(train, resume=False)
     result = Trainer(train).fit(model, prepared)
     row = {
         "model": model_name,

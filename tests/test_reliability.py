@@ -25,6 +25,7 @@ from ctrviz.data.cache import cache_dir
 from ctrviz.data.criteo import load_criteo, read_criteo
 from ctrviz.data.movielens import read_movielens_raw
 from ctrviz.data.synthetic import SyntheticConfig, make_synthetic
+from ctrviz.experiments import run_model
 from ctrviz.train import CheckpointError, TrainConfig, Trainer, evaluate_model, predict
 from ctrviz.utils import orphaned_temp_files, seed_everything, temp_prefix, writable_dir
 
@@ -396,3 +397,32 @@ def test_a_killed_cache_build_leaves_a_temp_file_that_the_next_run_removes(tmp_p
     orphan.write_bytes(b"half")
     read_criteo(small, cache=cache)
     assert not orphan.exists()                                           # the next build in that folder removes it
+
+
+# ------------------------------------------------------------------ AOANet resumes whichever stage was interrupted (5)
+
+@pytest.mark.parametrize("killed_at", [2, 3, 4], ids=["selection epoch 2", "re-train epoch 1", "re-train epoch 2"])
+def test_aoanet_resumes_the_stage_it_was_interrupted_in(tmp_path, monkeypatch, killed_at):
+    data = make_synthetic(SyntheticConfig(n_rows=2000, seed=0))
+    config = {"layers": 1, "subspaces": 2, "hidden": (16,), "ratio": 0.3}
+
+    def train(folder: str, resume: bool = False) -> dict:
+        tc = TrainConfig(epochs=2, patience=0, batch_size=256, progress=False, checkpoint_dir=str(tmp_path / folder),
+                         resume=resume)
+        return run_model("aoanet", data, tc, config)[0]
+
+    whole = train("whole")
+    real, calls = Trainer._train_epoch, []
+
+    def dies(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == killed_at:                                      # epochs: 2 of the selection, then 2 more
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+    monkeypatch.setattr(Trainer, "_train_epoch", dies)
+    with pytest.raises(KeyboardInterrupt):
+        train("cut")
+    monkeypatch.setattr(Trainer, "_train_epoch", real)
+    resumed = train("cut", resume=True)
+    for key in ("auc", "logloss", "selection_auc", "kept_fraction"):
+        assert resumed[key] == whole[key], key                          # bit-equal to the uninterrupted run
