@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import time
@@ -426,3 +427,15 @@ def test_aoanet_resumes_the_stage_it_was_interrupted_in(tmp_path, monkeypatch, k
     resumed = train("cut", resume=True)
     for key in ("auc", "logloss", "selection_auc", "kept_fraction"):
         assert resumed[key] == whole[key], key                          # bit-equal to the uninterrupted run
+
+
+@pytest.mark.parametrize("first, later", [((1, 7, "260.0"), (2, 1, "x")), ((1, 30, "zz"), (2, 2, "1.5")),
+                                          ((0, 0, "2"), (3, 5, "y"))])
+def test_criteo_reports_the_first_bad_line_whatever_column_it_is_in(tmp_path, first, later):
+    rows = [line.split("\t") for line in CRITEO.read_text().splitlines()]
+    for row, col, value in (first, later):                               # (row, column, value), 0-based
+        rows[row][col] = value
+    path = tmp_path / "train.txt"
+    path.write_text("\n".join("\t".join(r) for r in rows) + "\n")
+    with pytest.raises(ValueError, match=rf"train.txt: line {first[0] + 1}: expected .*got '{re.escape(first[2])}'"):
+        read_criteo(path, cache=tmp_path / "cache")

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,7 @@ from ctrviz.data.encoders import Column
 from ctrviz.data.parquet_cache import (
     cached_parquet,
     check_chunksize,
+    earliest_bad_line,
     first_bad,
     iter_line_chunks,
     load_split_table,
@@ -112,8 +114,8 @@ def _parse(path: Path, chunksize: int) -> Iterator[pa.Table]:
             if not lines:
                 continue
         f = split_fields(lines, numbers, ",", len(HEADER), path)
-        click = parse_labels(f[1], numbers, path)
-        hour_of_day, weekday = parse_hour(f[2], numbers, path)
+        click, (hour_of_day, weekday) = earliest_bad_line(      # the first bad line, whichever column
+            [partial(parse_labels, f[1], numbers, path), partial(parse_hour, f[2], numbers, path)])
         yield pa.table({"click": click, "hour": f[2], "hour_of_day": hour_of_day, "weekday": weekday,
                         **{name: f[k] for k, name in enumerate(CAT_FIELDS, 3)}})
     if not header:

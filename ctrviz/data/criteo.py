@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,7 @@ from ctrviz.data.encoders import Column
 from ctrviz.data.parquet_cache import (
     cached_parquet,
     check_chunksize,
+    earliest_bad_line,
     first_bad,
     iter_line_chunks,
     load_split_table,
@@ -77,14 +79,18 @@ def _parse(path: Path, chunksize: int) -> Iterator[pa.Table]:
     """Yield the validated rows of ``path`` chunk by chunk (label int8, I* int64 with nulls, C* strings)."""
     for numbers, lines in iter_line_chunks(path, chunksize):
         f = split_fields(lines, numbers, "\t", 40, path)
-        out = {"label": parse_labels(f[0], numbers, path)}
-        for k, name in enumerate(INT_FIELDS, 1):
-            out[name] = _optional_ints(f[k], numbers, path, name)
-        for k, name in enumerate(CAT_FIELDS, 14):
-            first_bad(pc.match_substring_regex(f[k], r"^([0-9a-fA-F]{8})?$"), numbers, path,
-                      f"8 hex digits or empty in {name}", f[k])
-            out[name] = f[k]
-        yield pa.table(out)
+        columns = earliest_bad_line(                   # the first bad line is reported, whichever column
+            [partial(parse_labels, f[0], numbers, path)]
+            + [partial(_optional_ints, f[k], numbers, path, name) for k, name in enumerate(INT_FIELDS, 1)]
+            + [partial(_hashes, f[k], numbers, path, name) for k, name in enumerate(CAT_FIELDS, 14)])
+        yield pa.table(dict(zip(["label", *INT_FIELDS, *CAT_FIELDS], columns, strict=True)))
+
+
+def _hashes(col: pa.Array, numbers: np.ndarray, path: Path, field: str) -> pa.Array:
+    """A ``C*`` column as it is; anything but 8 hex digits or empty names its line."""
+    first_bad(pc.match_substring_regex(col, r"^([0-9a-fA-F]{8})?$"), numbers, path, f"8 hex digits or empty in {field}",
+              col)
+    return col
 
 
 _CSV_HEADER = ["label", *INT_FIELDS, *CAT_FIELDS]        # the widely copied CSV sample: comma-separated, a header

@@ -143,12 +143,41 @@ def split_fields(lines: Sequence[str], numbers: np.ndarray, sep: str, ncols: int
 
 def first_bad(ok: np.ndarray | pa.Array, numbers: np.ndarray, path: str | Path, what: str,
               values: pa.Array | Sequence[object]) -> None:
-    """Raise ``ValueError`` at the first ``False`` in ``ok``: '<path>: line <n>: expected <what>, got <value>'."""
+    """Raise ``ValueError`` at the first ``False`` in ``ok``: '<path>: line <n>: expected <what>, got <value>'
+    (its ``line`` attribute holds n, for :func:`earliest_bad_line`)."""
     ok = ok.to_numpy(zero_copy_only=False) if isinstance(ok, pa.Array) else np.asarray(ok, dtype=bool)
     if not ok.all():
         i = int(np.flatnonzero(~ok)[0])
         got = values[i].as_py() if isinstance(values, pa.Array) else values[i]
-        raise ValueError(f"{path}: line {numbers[i]}: expected {what}, got {got!r}")
+        err = ValueError(f"{path}: line {numbers[i]}: expected {what}, got {got!r}")
+        err.line = int(numbers[i])
+        raise err
+
+
+def earliest_bad_line(checks: Sequence[Callable[[], object]]) -> list[object]:
+    """Run one chunk's column checks, each returning its parsed column; when several fail, raise the error of the
+    earliest line (the leftmost column on a tie), so a file's first bad value is the one reported, whichever column
+    holds it.
+
+    Example:
+        >>> lines = np.array([1, 2, 3])
+        >>> earliest_bad_line([lambda: parse_ints(pa.array(["1", "2", "x"]), lines, "f", "a"),
+        ...                    lambda: parse_ints(pa.array(["1", "2.0", "3"]), lines, "f", "b")])
+        Traceback (most recent call last):
+        ...
+        ValueError: f: line 2: expected an integer b, got '2.0'
+    """
+    results, errors = [], []
+    for check in checks:
+        try:
+            results.append(check())
+        except ValueError as e:
+            if not hasattr(e, "line"):
+                raise
+            errors.append(e)
+    if errors:
+        raise min(errors, key=lambda e: e.line)
+    return results
 
 
 def parse_labels(col: pa.Array, numbers: np.ndarray, path: str | Path) -> pa.Array:
