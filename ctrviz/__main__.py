@@ -1,6 +1,8 @@
-"""The ``ctrviz`` command (``python -m ctrviz …``): train, demo, models, datasets.
+"""The ``ctrviz`` command (``python -m ctrviz …``): train, demo, reproduce, lemmas, cache, models, datasets.
 
-Bad arguments and bad input exit with status 2 and one line ``ctrviz: error: <reason>``.
+Bad arguments and bad input (files, checkpoints, output folders — every folder a command writes is checked before
+any data is read) exit with status 2 and one line ``ctrviz: error: <reason>``; Ctrl-C exits 130 with one line.
+Anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -297,9 +299,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "cache":
             return cmd_cache(args)
         return cmd_list(args.command)
-    except (ValueError, FileNotFoundError, FloatingPointError) as e:
+    except (ValueError, FloatingPointError) as e:
         msg = " ".join(str(e).split())
         print(f"ctrviz: error: {msg}", file=sys.stderr)
+        return 2
+    except OSError as e:                              # a file the user named: missing, unreadable, disk full, …
+        where = f": {e.filename}" if e.filename else ""
+        print(f"ctrviz: error: {e.strerror or ' '.join(str(e).split())}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:                         # Ctrl-C: atomic writes already removed their temp files
         print(f"ctrviz: interrupted (Ctrl-C); {args.command} stopped, nothing half-written was kept", file=sys.stderr)

@@ -439,3 +439,22 @@ def test_criteo_reports_the_first_bad_line_whatever_column_it_is_in(tmp_path, fi
     path.write_text("\n".join("\t".join(r) for r in rows) + "\n")
     with pytest.raises(ValueError, match=rf"train.txt: line {first[0] + 1}: expected .*got '{re.escape(first[2])}'"):
         read_criteo(path, cache=tmp_path / "cache")
+
+
+@pytest.mark.parametrize("error", [PermissionError(13, "Permission denied", "/data/train.txt"),
+                                   OSError(28, "No space left on device", "/cache/x.parquet"),
+                                   FileNotFoundError(2, "No such file or directory", "/data/u.data")])
+def test_os_errors_on_the_users_files_are_one_line(capsys, monkeypatch, loads, error):
+    def fails(*args, **kwargs):
+        raise error
+    monkeypatch.setattr("ctrviz.data.load_dataset", fails)
+    line = one_line_error(*run_cli(capsys, [*TRAIN, "--epochs", "1"]))
+    assert line == f"ctrviz: error: {error.strerror}: {error.filename}"
+
+
+def test_a_bug_still_shows_its_traceback(monkeypatch, loads):
+    def bug(*args, **kwargs):
+        raise ZeroDivisionError("a bug, not a user error")
+    monkeypatch.setattr("ctrviz.experiments.run_model", bug)
+    with pytest.raises(ZeroDivisionError):
+        cli.main([*TRAIN, "--epochs", "1"])
