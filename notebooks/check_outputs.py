@@ -218,20 +218,19 @@ def summary(name: str, table: pd.DataFrame, tolerance: float) -> str:
 @contextlib.contextmanager
 def _environment(**values: str | None) -> Iterator[None]:
     """Set (a str) or remove (None) environment variables for the kernel, then restore them."""
+    def apply(changes: dict[str, str | None]) -> None:
+        for k, v in changes.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
     saved = {k: os.environ.get(k) for k in values}
     try:
-        for k, v in values.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        apply(values)
         yield
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        apply(saved)
 
 
 def run_fresh(nb: nbformat.NotebookNode, folder: Path, mode: str, cache: Path | None, timeout: int) -> dict:
