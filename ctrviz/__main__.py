@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data", required=True, choices=list(DATASETS), metavar="NAME",
                    help=f"one of: {', '.join(DATASETS)}")
     _add_train_options(t, epochs=10, batch_size=1024, patience=2)
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="a model config field, e.g. --set embed_dim=8 --set hidden=64,32 --set "
+                        "pairs=item:hist_item (repeatable; the fields: python -m ctrviz models --fields MODEL)")
     t.add_argument("--min-count", type=_positive(int), default=None, metavar="N", help=_MIN_COUNT_HELP)
     t.add_argument("--checkpoint-dir", default=None, help="write last.pt here after every epoch")
     t.add_argument("--resume", action="store_true", help="continue from --checkpoint-dir/last.pt")
@@ -112,7 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      "that were killed")
     c.add_argument("action", choices=["clean"], help="clean: remove temp files whose writing process is gone")
     c.add_argument("--cache", default=None, help="data cache folder (default $CTRVIZ_CACHE or ~/.cache/ctrviz)")
-    sub.add_parser("models", help="list the registered models")
+    m = sub.add_parser("models", help="list the registered models (--fields MODEL: its config fields, for --set)")
+    m.add_argument("--fields", default=None, choices=sorted(MODELS), metavar="MODEL",
+                   help="print MODEL's config fields with their types and defaults")
     sub.add_parser("datasets", help="list the registered datasets")
     return parser
 
@@ -127,16 +132,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ctrviz import distributed
     from ctrviz.data import load_dataset
     from ctrviz.experiments import run_model
+    from ctrviz.models import make_config, parse_overrides
 
     if args.resume and not args.checkpoint_dir:
         raise ValueError("--resume needs --checkpoint-dir (the folder holding last.pt)")
+    overrides = parse_overrides(args.model, args.overrides)
+    make_config(args.model, overrides)                 # an impossible value fails here, before the data loads
     config = _train_config(args, checkpoint_dir=args.checkpoint_dir, resume=args.resume, fused=args.fused,
                            **({"amp": True} if args.amp else {}))
     # Under torchrun: one process per device, DistributedDataParallel, only rank 0 reports. Else a no-op.
     with distributed.process_group(args.device) as launched:
         with distributed.main_first():  # rank 0 fills the data cache (downloads, encodings), then the others
             data = load_dataset(args.data, seed=args.seed, cache=args.cache, min_count=args.min_count)
-        row, _ = run_model(args.model, data, config)
+        row, _ = run_model(args.model, data, config, model_config=overrides or None)
         if launched:
             row["world_size"] = distributed.world_size()
         if not distributed.is_main():
@@ -255,6 +263,24 @@ def cmd_list(what: str) -> int:
     return 0
 
 
+def cmd_fields(model: str) -> int:
+    import dataclasses
+    import typing
+
+    from ctrviz.models import get_spec
+
+    cls = get_spec(model).config_cls
+    hints = typing.get_type_hints(cls)
+    rows = [(f.name, str(hints[f.name]).replace("typing.", "").replace("<class '", "").replace("'>", ""),
+             repr(f.default if f.default is not dataclasses.MISSING else f.default_factory()))
+            for f in dataclasses.fields(cls)]
+    width = max(len(r[0]) for r in rows), max(len(r[1]) for r in rows)
+    print(f"{model} ({cls.__name__}): set any of these with --set KEY=VALUE")
+    for name, kind, default in rows:
+        print(f"  {name:<{width[0]}}  {kind:<{width[1]}}  default {default}")
+    return 0
+
+
 def cmd_cache(args: argparse.Namespace) -> int:
     from ctrviz.data.cache import cache_dir
     from ctrviz.utils import orphaned_temp_files
@@ -298,6 +324,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_reproduce(args)
         if args.command == "cache":
             return cmd_cache(args)
+        if args.command == "models" and args.fields:
+            return cmd_fields(args.fields)
         return cmd_list(args.command)
     except (ValueError, FloatingPointError) as e:
         msg = " ".join(str(e).split())

@@ -34,8 +34,9 @@ from ctrviz.models.registry import (
     get_spec,
     list_models,
     make_config,
+    parse_overrides,
     prepare_data,
 )
 
 __all__ = ["MODELS", "ModelSpec", "count_parameters", "create", "get_spec", "list_models", "make_config",
-           "prepare_data"]
+           "parse_overrides", "prepare_data"]

@@ -55,6 +55,21 @@ class CoActionOptions:
     order_independence: bool = False
     coaction_init_std: float = 0.01
 
+    def __post_init__(self) -> None:
+        """The co-action fields checked by building the unit's config (a ValueError naming the field)."""
+        if self.pairs is not None and (not isinstance(self.pairs, tuple) or any(
+                not isinstance(p, tuple) or len(p) != 2 or not all(isinstance(x, str) and x for x in p)
+                for p in self.pairs)):
+            raise ValueError(f"{type(self).__name__}.pairs must be None or a tuple of (induction, feed) name pairs, "
+                             f"got {self.pairs!r}")
+        for flag in ("parameter_independence", "combination_independence", "order_independence"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ValueError(f"{type(self).__name__}.{flag} must be True or False, got {getattr(self, flag)!r}")
+        self.coaction()
+        parent = getattr(super(), "__post_init__", None)
+        if parent is not None:
+            parent()
+
     def coaction(self) -> CoActionConfig:
         """The co-action unit's part of this config."""
         return CoActionConfig(self.micro_layers, self.micro_bias, self.micro_activation, self.orders,

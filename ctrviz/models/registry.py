@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import json
+import types
+import typing
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -67,6 +70,98 @@ def make_config(name: str, config: object | dict | None = None) -> object:
         return spec.config_cls(**config)
     raise TypeError(f"model {name!r}: config must be a {spec.config_cls.__name__}, a dict or None, "
                     f"got {type(config).__name__}")
+
+
+def parse_overrides(name: str, items: Sequence[str]) -> dict[str, object]:
+    """``["key=value", …]`` (the CLI's ``--set``) → config overrides for :func:`make_config`, typed by the config.
+
+    A value is read by its field's type: ints, floats, ``true``/``false``, ``none`` for optional fields, one of a
+    Literal's names, a comma list for a tuple (``hidden=200,80``; empty for ``()``), ``a:b`` items for pairs
+    (``pairs=item:hist_item,category:hist_cat``), or JSON (``hidden=[200, 80]``). Never ``eval``.
+
+    Raises:
+        ValueError: a malformed item, an unknown key (naming the valid ones) or a value of the wrong kind — one
+        line naming the key.
+
+    Example:
+        >>> parse_overrides("can", ["orders=2", "hidden=64,32", "micro_activation=none", "pairs=item:hist_item"])
+        {'orders': 2, 'hidden': (64, 32), 'micro_activation': 'none', 'pairs': (('item', 'hist_item'),)}
+    """
+    spec = get_spec(name)
+    hints = typing.get_type_hints(spec.config_cls)
+    known = {f.name for f in dataclasses.fields(spec.config_cls)}
+    out: dict[str, object] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE, e.g. --set embed_dim=8")
+        if key not in known:
+            raise ValueError(f"--set {key}: model {name!r} has no config field {key!r}; valid: "
+                             f"{', '.join(sorted(known))}")
+        value: object = text.strip()
+        if isinstance(value, str) and value[:1] in ("[", "{", '"'):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"--set {key}: {text!r} is not valid JSON ({e.msg})") from None
+        out[key] = _coerce(value, hints[key], key)
+    return out
+
+
+def _coerce(value: object, hint: object, key: str) -> object:
+    """``value`` (CLI text or a JSON-decoded object) as an instance of the type ``hint``; ValueError naming ``key``."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    text = value.strip() if isinstance(value, str) else None
+    if origin in (typing.Union, types.UnionType):
+        if value is None or (text is not None and text.lower() in ("none", "null")):
+            if type(None) in args:
+                return None
+        errors = []
+        for a in args:
+            if a is not type(None):
+                try:
+                    return _coerce(value, a, key)
+                except ValueError as e:
+                    errors.append(e)
+        raise errors[0]
+    if origin is typing.Literal:
+        for choice in args:
+            if value == choice or (text is not None and text == str(choice)):
+                return choice
+        raise ValueError(f"--set {key}: expected one of {', '.join(map(str, args))}, got {value!r}")
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if text is not None and text.lower() in ("true", "false"):
+            return text.lower() == "true"
+        raise ValueError(f"--set {key}: expected true or false, got {value!r}")
+    if hint in (int, float):
+        if isinstance(value, bool) or (hint is int and isinstance(value, float) and not value.is_integer()):
+            raise ValueError(f"--set {key}: expected {'an integer' if hint is int else 'a number'}, got {value!r}")
+        try:
+            number = float(value) if hint is float else int(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise ValueError(f"--set {key}: expected {'an integer' if hint is int else 'a number'}, got "
+                             f"{value!r}") from None
+        return number
+    if hint is str:
+        if text is None:
+            raise ValueError(f"--set {key}: expected a string, got {value!r}")
+        return text
+    if origin is tuple:
+        if text is not None:
+            value = [] if text == "" else [part for part in text.split(",")]
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"--set {key}: expected a comma list or a JSON list, got {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(v, args[0], key) for v in value)
+        if len(value) == 1 and isinstance(value[0], str) and ":" in value[0]:
+            value = value[0].split(":")                          # a pair written a:b
+        if len(value) != len(args):
+            raise ValueError(f"--set {key}: expected {len(args)} parts (a:b), got {value!r}")
+        return tuple(_coerce(v, a, key) for v, a in zip(value, args, strict=True))
+    raise ValueError(f"--set {key}: fields of type {hint} cannot be set from the command line")
 
 
 def get_spec(name: str) -> ModelSpec:

@@ -1,0 +1,100 @@
+"""``--set KEY=VALUE``: every config field of every registered model can be set from the command line (issue 13)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from ctrviz import __main__ as cli
+from ctrviz.data import DATASETS, DatasetSpec
+from ctrviz.data.synthetic import SyntheticConfig, make_synthetic
+from ctrviz.models import MODELS, make_config, parse_overrides
+
+
+def as_text(value: object) -> str:
+    """How a user writes ``value`` after ``--set key=``."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, tuple):
+        return ",".join(":".join(map(str, v)) if isinstance(v, tuple) else str(v) for v in value)
+    return str(value)
+
+
+FIELDS = [(name, f) for name, spec in MODELS.items() for f in dataclasses.fields(spec.config_cls)]
+
+
+@pytest.mark.parametrize("name, field", FIELDS, ids=[f"{n}.{f.name}" for n, f in FIELDS])
+def test_every_field_of_every_model_round_trips_through_set(name, field):
+    default = make_config(name).__dict__[field.name]
+    parsed = parse_overrides(name, [f"{field.name}={as_text(default)}"])
+    assert parsed == {field.name: default} and type(parsed[field.name]) is type(default)
+    assert make_config(name, parsed) == make_config(name)
+
+
+def test_values_of_each_kind_parse_to_their_type():
+    got = parse_overrides("can", ["embed_dim=8", "dropout=0.25", "batch_norm=true", "micro_activation=none",
+                                  "hidden=64, 32", "micro_layers=[8, 4]", "pairs=item:hist_item,category:hist_cat",
+                                  'pooling="mean"'])
+    assert got == {"embed_dim": 8, "dropout": 0.25, "batch_norm": True, "micro_activation": "none",
+                   "hidden": (64, 32), "micro_layers": (8, 4), "pooling": "mean",
+                   "pairs": (("item", "hist_item"), ("category", "hist_cat"))}
+    assert parse_overrides("gin", ["hidden="]) == {"hidden": ()}                     # no deep part
+    assert parse_overrides("can", ["pairs=none"]) == {"pairs": None}
+
+
+@pytest.mark.parametrize("item, says", [
+    ("orders", "expected KEY=VALUE"), ("=3", "expected KEY=VALUE"),
+    ("order=3", "model 'can' has no config field 'order'; valid: "),
+    ("orders=three", "--set orders: expected an integer, got 'three'"),
+    ("orders=2.5", "--set orders: expected an integer"), ("orders=[2.5]", "--set orders: expected an integer"),
+    ("batch_norm=maybe", "--set batch_norm: expected true or false"),
+    ("micro_activation=relu", "--set micro_activation: expected one of tanh, none, got 'relu'"),
+    ("hidden=64,x", "--set hidden: expected an integer, got 'x'"),
+    ("pairs=item", "--set pairs: expected 2 parts (a:b)"),
+    ("hidden=[64,", "--set hidden: '[64,' is not valid JSON"),
+])
+def test_a_bad_override_is_one_line_naming_the_key(item, says):
+    with pytest.raises(ValueError, match=None) as err:
+        parse_overrides("can", [item])
+    assert says in str(err.value) and "\n" not in str(err.value), str(err.value)
+
+
+@pytest.fixture
+def small(monkeypatch):
+    monkeypatch.setitem(DATASETS, "synthetic", DatasetSpec(
+        "synthetic", "small", lambda seed, cache: make_synthetic(SyntheticConfig(n_rows=2000, seed=seed))))
+
+
+def test_set_reaches_the_model_from_the_command_line(small, capsys, monkeypatch):
+    import ctrviz.experiments as ex
+    seen = []
+    real = ex.run_model
+    monkeypatch.setattr(ex, "run_model", lambda *a, **k: seen.append(k) or real(*a, **k))
+    args = ["train", "--model", "can", "--data", "synthetic", "--epochs", "1", "--no-progress", "--json",
+            "--set", "embed_dim=4", "--set", "hidden=8", "--set", "pairs=item:hist_item"]
+    assert cli.main(args) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert seen[0]["model_config"] == {"embed_dim": 4, "hidden": (8,), "pairs": (("item", "hist_item"),)}
+    smaller = row["params"]
+    assert cli.main(args[:-6]) == 0                                       # the defaults: more parameters
+    assert json.loads(capsys.readouterr().out)["params"] > smaller
+
+
+@pytest.mark.parametrize("item, says", [("orders=x", "--set orders: expected an integer, got 'x'"),
+                                        ("nope=1", "model 'can' has no config field 'nope'"),
+                                        ("orders=0", "orders")])
+def test_a_bad_set_on_the_command_line_is_one_line_before_the_data_loads(capsys, monkeypatch, item, says):
+    monkeypatch.setitem(DATASETS, "synthetic", DatasetSpec("synthetic", "never", lambda seed, cache: pytest.fail()))
+    code = cli.main(["train", "--model", "can", "--data", "synthetic", "--set", item])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and says in err and "Traceback" not in err, err
+
+
+def test_models_fields_lists_what_set_takes(capsys):
+    assert cli.main(["models", "--fields", "aoanet"]) == 0
+    out = capsys.readouterr().out
+    assert "ratio" in out and "Literal['subspace', 'layer', 'global']" in out and "default 0.3" in out
