@@ -98,3 +98,18 @@ def test_models_fields_lists_what_set_takes(capsys):
     assert cli.main(["models", "--fields", "aoanet"]) == 0
     out = capsys.readouterr().out
     assert "ratio" in out and "Literal['subspace', 'layer', 'global']" in out and "default 0.3" in out
+
+
+IMPOSSIBLE = {"embed_dim": [0, -3, 2.5, True], "hidden": [(8, 0), (8, -1), "200,80", (8.5,)],
+              "activation": ["gelu", ""], "dropout": [1.0, 2.0, -0.1, "0.5"], "batch_norm": ["yes", 1],
+              "pooling": ["max"], "orders": [0], "micro_layers": [(16, 0)], "ratio": [0.0, 1.5], "layers": [0],
+              "subspaces": [0]}
+CASES = [(name, key, value) for name, spec in MODELS.items() for f in dataclasses.fields(spec.config_cls)
+         for key, values in IMPOSSIBLE.items() if f.name == key for value in values]
+
+
+@pytest.mark.parametrize("name, key, value", CASES, ids=[f"{n}.{k}={v!r}" for n, k, v in CASES])
+def test_every_registered_config_rejects_impossible_shared_fields(name, key, value):
+    with pytest.raises(ValueError, match=key) as err:
+        make_config(name, {key: value})
+    assert "\n" not in str(err.value)

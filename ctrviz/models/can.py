@@ -34,6 +34,9 @@ from ctrviz.models.registry import register
 from ctrviz.nn import MLP, FieldEmbedding
 from ctrviz.nn.coaction import CoAction, CoActionConfig
 
+_OPTION_OF = {"layers": "micro_layers", "bias": "micro_bias", "activation": "micro_activation",
+              "init_std": "coaction_init_std"}       # CoActionConfig field → the option that sets it
+
 
 @dataclass(frozen=True)
 class CoActionOptions:
@@ -65,7 +68,12 @@ class CoActionOptions:
         for flag in ("parameter_independence", "combination_independence", "order_independence"):
             if not isinstance(getattr(self, flag), bool):
                 raise ValueError(f"{type(self).__name__}.{flag} must be True or False, got {getattr(self, flag)!r}")
-        self.coaction()
+        try:
+            self.coaction()
+        except ValueError as e:                       # name this config's field, not CoActionConfig's
+            field = str(e).split(" ", 1)[0].removeprefix("CoActionConfig.")
+            option = _OPTION_OF.get(field, field)
+            raise ValueError(f"{type(self).__name__}.{option}: {e}") from None
         parent = getattr(super(), "__post_init__", None)
         if parent is not None:
             parent()

@@ -35,7 +35,7 @@ from ctrviz.data.batch import Batch
 from ctrviz.data.schema import Schema
 from ctrviz.models.registry import register
 from ctrviz.nn import MLP, FieldEmbedding
-from ctrviz.nn.mlp import Activation
+from ctrviz.nn.mlp import Activation, check_common_fields
 from ctrviz.nn.sequence import SequencePairs, TargetAttention
 
 
@@ -60,6 +60,10 @@ class DINConfig:
     def __post_init__(self) -> None:
         if isinstance(self.sequences, str) or not all(isinstance(n, str) for n in self.sequences):
             raise ValueError(f"{type(self).__name__}.sequences must be a tuple of field names, got {self.sequences!r}")
+        check_common_fields(self)
+        parent = getattr(super(), "__post_init__", None)   # e.g. CAN-DIEN's co-action options
+        if parent is not None:
+            parent()
 
 
 @register("din", DINConfig, "Deep Interest Network: target attention over the behaviour sequence",

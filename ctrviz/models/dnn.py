@@ -17,7 +17,6 @@ half the output weights); PReLU activations as in the DIEN/CAN TensorFlow code.
 
 from __future__ import annotations
 
-import typing
 from dataclasses import dataclass
 from typing import Literal
 
@@ -27,7 +26,7 @@ from ctrviz.data.batch import Batch
 from ctrviz.data.schema import Schema
 from ctrviz.models.registry import register
 from ctrviz.nn import MLP, FieldEmbedding
-from ctrviz.nn.mlp import Activation
+from ctrviz.nn.mlp import Activation, check_common_fields
 
 
 @dataclass(frozen=True)
@@ -44,23 +43,7 @@ class DNNConfig:
 
     def __post_init__(self) -> None:
         """Every field checked on construction, the message naming it (a sweep fails when built, not hours in)."""
-        name = type(self).__name__
-        if isinstance(self.embed_dim, bool) or not isinstance(self.embed_dim, int):
-            raise ValueError(f"{name}.embed_dim must be an int >= 1, got {self.embed_dim!r}")
-        if self.embed_dim < 1:
-            raise ValueError(f"{name}.embed_dim must be >= 1, got {self.embed_dim}")
-        if not isinstance(self.hidden, tuple) or any(isinstance(h, bool) or not isinstance(h, int) or h < 1
-                                                     for h in self.hidden):
-            raise ValueError(f"{name}.hidden: MLP widths must be >= 1 ints, in a tuple (() for none), got "
-                             f"{self.hidden!r}")
-        if self.activation not in typing.get_args(Activation):
-            raise ValueError(f"{name}.activation must be one of {typing.get_args(Activation)}, got {self.activation!r}")
-        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
-            raise ValueError(f"{name}.dropout must be in [0, 1), got {self.dropout!r}")
-        if not isinstance(self.batch_norm, bool):
-            raise ValueError(f"{name}.batch_norm must be True or False, got {self.batch_norm!r}")
-        if self.pooling not in ("sum", "mean"):
-            raise ValueError(f"{name}.pooling must be 'sum' or 'mean', got {self.pooling!r}")
+        check_common_fields(self)
         parent = getattr(super(), "__post_init__", None)   # the other bases' checks (e.g. CAN's co-action options)
         if parent is not None:
             parent()

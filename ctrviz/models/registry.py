@@ -14,6 +14,7 @@ from torch import nn
 
 from ctrviz.data.batch import CTRData
 from ctrviz.data.schema import Schema
+from ctrviz.nn.mlp import check_common_fields
 
 Fit = Callable[[nn.Module, str], dict[str, float]]   # fit(module, stage_name) -> test metrics + "seconds"
 Stage = Callable[[nn.Module, Fit], dict[str, float]]  # stage(model, fit) -> extra result columns
@@ -67,7 +68,9 @@ def make_config(name: str, config: object | dict | None = None) -> object:
         unknown = sorted(set(config) - known)
         if unknown:
             raise ValueError(f"model {name!r}: unknown config field(s) {unknown}; valid: {sorted(known)}")
-        return spec.config_cls(**config)
+        made = spec.config_cls(**config)
+        check_common_fields(made)                      # the shared fields, whatever the config's own checks
+        return made
     raise TypeError(f"model {name!r}: config must be a {spec.config_cls.__name__}, a dict or None, "
                     f"got {type(config).__name__}")
 
