@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import os
 import random
+import re
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -44,9 +46,6 @@ def orphaned_temp_files(folder: str | os.PathLike, recursive: bool = False) -> l
         >>> [p.name for p in orphaned_temp_files(d)]
         ['.x.parquet.999999999.ab12.tmp']
     """
-    import re
-    import time
-
     found = []
     root = Path(folder)
     if not root.is_dir():

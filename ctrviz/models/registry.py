@@ -154,7 +154,7 @@ def _coerce(value: object, hint: object, key: str) -> object:
         return text
     if origin is tuple:
         if text is not None:
-            value = [] if text == "" else [part for part in text.split(",")]
+            value = [] if text == "" else text.split(",")
         if not isinstance(value, (list, tuple)):
             raise ValueError(f"--set {key}: expected a comma list or a JSON list, got {value!r}")
         if len(args) == 2 and args[1] is Ellipsis:
