@@ -78,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_options(t, epochs=10, batch_size=1024, patience=2)
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="a model config field, e.g. --set embed_dim=8 --set hidden=64,32 --set "
-                        "pairs=item:hist_item (repeatable; the fields: python -m ctrviz models --fields MODEL)")
+                        "pairs=item:hist_item --set coaction.orders=2 (repeatable; the fields: "
+                        "python -m ctrviz models --fields MODEL)")
     t.add_argument("--min-count", type=_positive(int), default=None, metavar="N", help=_MIN_COUNT_HELP)
     t.add_argument("--checkpoint-dir", default=None, help="write last.pt here after every epoch")
     t.add_argument("--resume", action="store_true", help="continue from --checkpoint-dir/last.pt")
@@ -267,15 +268,18 @@ def cmd_fields(model: str) -> int:
     import dataclasses
     import typing
 
-    from ctrviz.models import get_spec
+    from ctrviz.models import config_parts, get_spec
 
     cls = get_spec(model).config_cls
     hints = typing.get_type_hints(cls)
-    rows = [(f.name, str(hints[f.name]).replace("typing.", "").replace("<class '", "").replace("'>", ""),
+    part_of = {f: part for part, fields in config_parts(cls).items() for f in fields}
+    rows = [(f"{part_of[f.name]}.{f.name}" if f.name in part_of else f.name,
+             str(hints[f.name]).replace("typing.", "").replace("<class '", "").replace("'>", ""),
              repr(f.default if f.default is not dataclasses.MISSING else f.default_factory()))
             for f in dataclasses.fields(cls)]
     width = max(len(r[0]) for r in rows), max(len(r[1]) for r in rows)
-    print(f"{model} ({cls.__name__}): set any of these with --set KEY=VALUE")
+    print(f"{model} ({cls.__name__}): set any of these with --set KEY=VALUE "
+          f"(a field of a part: its name alone or part.name)")
     for name, kind, default in rows:
         print(f"  {name:<{width[0]}}  {kind:<{width[1]}}  default {default}")
     return 0

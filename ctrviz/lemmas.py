@@ -48,13 +48,13 @@ from ctrviz.models.afm import AFMLayer, pair_products
 from ctrviz.models.autoint import InteractingLayer
 from ctrviz.models.dcn import CrossLayer
 from ctrviz.models.dcnv2 import CrossLayerV2
-from ctrviz.models.fm import fm_interaction
 from ctrviz.models.fwfm import FwFMLayer, fwfm_interaction
 from ctrviz.models.nfm import bi_interaction
-from ctrviz.models.pnn import OuterProductLayer, inner_product_layer, outer_products
+from ctrviz.models.pnn import OuterProductLayer, outer_products
 from ctrviz.models.xdeepfm import CINLayer
 from ctrviz.nn.coaction import CoAction, CoActionConfig
 from ctrviz.nn.gin import GINLayer, fuse, generalized_interaction
+from ctrviz.nn.pairs import fm_interaction, inner_product_layer
 
 TOLERANCE = 1e-10
 DTYPE = torch.float64

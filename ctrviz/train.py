@@ -46,7 +46,7 @@ import hashlib
 import pickle
 import time
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from math import inf
 from pathlib import Path
 from typing import Any
@@ -69,7 +69,31 @@ __all__ = ["CheckpointError", "TrainConfig", "TrainResult", "Trainer", "Training
 
 _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "adagrad": torch.optim.Adagrad,
                "sgd": torch.optim.SGD}
-_STATE_KEYS = ("epoch", "history", "best_state", "best_auc", "best_epoch", "bad_epochs")
+
+
+@dataclass
+class _LoopState:
+    """The training loop's state; saved in ``last.pt`` (and restored on resume) under the field names.
+
+    Args:
+        epoch: last finished epoch (1-based); 0 before the first.
+        history: one row dict per finished epoch (the columns of :attr:`TrainResult.history`).
+        best_state: the best epoch's ``model.state_dict()``, on the host; ``None`` before it or without
+            ``restore_best``.
+        best_auc: the highest validation AUC so far; ``-inf`` before the first epoch.
+        best_epoch: the epoch that reached ``best_auc``; 0 before the first.
+        bad_epochs: epochs since ``best_auc`` last rose (early stopping compares it with ``patience``).
+    """
+
+    epoch: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_state: dict[str, Tensor] | None = None
+    best_auc: float = -inf
+    best_epoch: int = 0
+    bad_epochs: int = 0
+
+
+_STATE_KEYS = tuple(f.name for f in fields(_LoopState))  # last.pt's loop-state keys, in this order
 
 
 class TrainingDiverged(FloatingPointError):
@@ -265,48 +289,45 @@ class Trainer:
                                          **({"fused": True} if cfg.fused else {}))
         ckpt = Path(cfg.checkpoint_dir) / "last.pt" if cfg.checkpoint_dir is not None else None
         identity = _run_identity(model, data, cfg.seed) if ckpt is not None else {}   # in last.pt; resume must match
-        st: dict[str, Any] = {"epoch": 0, "history": [], "best_state": None, "best_auc": -inf,
-                              "best_epoch": 0, "bad_epochs": 0}
-        if cfg.resume:
-            st = self._load(ckpt, model, opt, device, identity)
+        st = self._load(ckpt, model, opt, device, identity) if cfg.resume else _LoopState()
         fwd = torch.compile(model) if cfg.compile else model
         train_fwd = distributed.wrap(model, compile=cfg.compile) if ddp else fwd  # DDP: training steps only
-        bar = tqdm(range(st["epoch"] + 1, cfg.epochs + 1), desc="epochs", total=cfg.epochs, initial=st["epoch"],
+        bar = tqdm(range(st.epoch + 1, cfg.epochs + 1), desc="epochs", total=cfg.epochs, initial=st.epoch,
                    disable=not (cfg.progress and main))
         for epoch in bar:
-            if cfg.patience and st["bad_epochs"] >= cfg.patience:
+            if cfg.patience and st.bad_epochs >= cfg.patience:
                 break
             t0 = time.perf_counter()
             try:
                 loss, train_s = self._train_epoch(train_fwd, opt, params, train, epoch, amp)
             except TrainingDiverged as e:
-                kept = f"{ckpt} still holds epoch {st['epoch']}" if ckpt and st["epoch"] else "no checkpoint written"
+                kept = f"{ckpt} still holds epoch {st.epoch}" if ckpt and st.epoch else "no checkpoint written"
                 raise TrainingDiverged(f"training diverged: {e}. Try a lower lr (now {cfg.lr:g}), grad_clip (e.g. "
                                        f"1.0){' or amp=False' if amp else ''}; {kept}.") from None
             m = _evaluate(fwd, valid, cfg.eval_batch_size, amp)
-            st["history"].append({"epoch": epoch, "train_loss": loss, **{f"valid_{k}": v for k, v in m.items()},
-                                  "seconds": time.perf_counter() - t0, "samples_per_s": len(train) / train_s})
-            st["epoch"] = epoch
-            if m["auc"] > st["best_auc"]:
+            st.history.append({"epoch": epoch, "train_loss": loss, **{f"valid_{k}": v for k, v in m.items()},
+                              "seconds": time.perf_counter() - t0, "samples_per_s": len(train) / train_s})
+            st.epoch = epoch
+            if m["auc"] > st.best_auc:
                 best = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()
                         } if cfg.restore_best else None  # kept on the host: no second copy in GPU memory
-                st.update(best_auc=m["auc"], best_epoch=epoch, bad_epochs=0, best_state=best)
+                st.best_auc, st.best_epoch, st.bad_epochs, st.best_state = m["auc"], epoch, 0, best
             else:
-                st["bad_epochs"] += 1
+                st.bad_epochs += 1
             if ckpt is not None and main:
-                atomic_torch_save({**st, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                atomic_torch_save({**vars(st), "model": model.state_dict(), "optimizer": opt.state_dict(),
                                    "optimizer_name": cfg.optimizer, "run": identity, "rng_cpu": torch.get_rng_state(),
                                    "rng_cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None},
                                   ckpt)
             bar.set_postfix(loss=f"{loss:.4f}", valid_auc=f"{m['auc']:.4f}")
         bar.close()
-        if cfg.restore_best and st["best_state"] is not None:
-            model.load_state_dict(st["best_state"])
+        if cfg.restore_best and st.best_state is not None:
+            model.load_state_dict(st.best_state)
         v, t = (_evaluate(fwd, s, cfg.eval_batch_size, amp) for s in (valid, test))
         model.eval()
         cols = ["epoch", "train_loss", "valid_auc", "valid_logloss", *(["valid_gauc"] if "gauc" in v else []),
                 "seconds", "samples_per_s"]
-        return TrainResult(pd.DataFrame(st["history"], columns=cols), st["best_epoch"], v, t,
+        return TrainResult(pd.DataFrame(st.history, columns=cols), st.best_epoch, v, t,
                            sum(p.numel() for p in params), time.perf_counter() - t_start, str(device), model)
 
     def _train_epoch(self, fwd: nn.Module, opt: torch.optim.Optimizer, params: list[Tensor], train: Batch,
@@ -361,7 +382,7 @@ class Trainer:
         return total.item() / len(train), time.perf_counter() - t0  # .item(): the epoch's host sync
 
     def _load(self, path: Path | None, model: nn.Module, opt: torch.optim.Optimizer, device: torch.device,
-              identity: dict[str, object]) -> dict[str, Any]:
+              identity: dict[str, object]) -> _LoopState:
         """Restore model, optimizer, RNG and loop state from ``last.pt``; return the loop state.
 
         Everything is checked before anything is loaded: the file (:class:`CheckpointError` when unreadable,
@@ -395,7 +416,7 @@ class Trainer:
         torch.set_rng_state(ck["rng_cpu"])
         if device.type == "cuda" and ck["rng_cuda"] is not None:
             torch.cuda.set_rng_state(ck["rng_cuda"], device)
-        return {k: ck[k] for k in _STATE_KEYS}
+        return _LoopState(**{k: ck[k] for k in _STATE_KEYS})
 
     @staticmethod
     def _read_checkpoint(path: Path) -> dict[str, Any]:

@@ -17,10 +17,9 @@ from ctrviz.data.synthetic import SyntheticConfig, make_synthetic
 from ctrviz.experiments import run_model
 from ctrviz.models import afm, count_parameters, create, deepfm, fm, make_config, nfm
 from ctrviz.models.afm import AFMLayer, pair_products
-from ctrviz.models.fm import fm_interaction
 from ctrviz.models.fwfm import FwFMLayer, fwfm_interaction
 from ctrviz.models.nfm import bi_interaction
-from ctrviz.models.pnn import inner_product_layer
+from ctrviz.nn.pairs import fm_interaction, inner_product_layer
 from ctrviz.train import TrainConfig
 
 MODELS = ("deepfm", "fwfm", "afm", "nfm")

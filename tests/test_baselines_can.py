@@ -14,10 +14,10 @@ from ctrviz.data.schema import PAD_ID
 from ctrviz.data.synthetic import SyntheticConfig, make_synthetic
 from ctrviz.experiments import run_model
 from ctrviz.models import count_parameters, create, deepffm, ffm, make_config
-from ctrviz.models.ffm import FieldAwareEmbedding, ffm_products, field_pairs
 from ctrviz.models.ncf import NCFConfig, ncf_sides
-from ctrviz.models.pnn import OuterProductLayer, inner_product_layer, outer_products
+from ctrviz.models.pnn import OuterProductLayer, outer_products
 from ctrviz.nn import FieldEmbedding
+from ctrviz.nn.pairs import FieldAwareEmbedding, ffm_products, field_pairs, inner_product_layer
 from ctrviz.train import TrainConfig
 
 BASELINES = ("ffm", "deepffm", "ipnn", "opnn", "ncf", "onn")

@@ -9,8 +9,8 @@ import torch
 
 from ctrviz.data import Batch, CTRData, Field, Pair, Schema
 from ctrviz.models import MODELS, count_parameters, create, list_models, make_config, prepare_data
-from ctrviz.models.fm import fm_interaction
 from ctrviz.nn import MLP, FieldEmbedding
+from ctrviz.nn.pairs import fm_interaction
 
 
 def schema() -> Schema:

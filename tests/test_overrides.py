@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import types
+import typing
 
 import pytest
 
@@ -113,3 +115,76 @@ def test_every_registered_config_rejects_impossible_shared_fields(name, key, val
     with pytest.raises(ValueError, match=key) as err:
         make_config(name, {key: value})
     assert "\n" not in str(err.value)
+
+
+def impossible_values(hint: object, signed: bool) -> list[object]:
+    """Values no field of type ``hint`` can take: the wrong type, out of range, a Literal's non-member."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        return [v for v in impossible_values(inner[0], signed) if v is not None] if len(inner) == 1 else ["?"]
+    if origin is typing.Literal:
+        return ["bogus", None, 1]
+    if hint is bool:
+        return ["yes", 1, None]
+    if hint is int:
+        return ["3", 2.5, True, None] + ([] if signed else [0, -1])
+    if hint is float:
+        return ["0.5", float("nan"), float("inf"), True, None] + ([] if signed else [-0.5])
+    if hint is str:
+        return ["", 3, None]
+    if origin is tuple:
+        element = impossible_values(args[0], signed)[0]
+        return ["a,b", None, 3, (element,) if args[-1] is Ellipsis else (element,) * len(args)]
+    raise AssertionError(f"no impossible values known for {hint}")
+
+
+ALL_FIELDS = [(name, f.name, value) for name, spec in MODELS.items()
+              for f in dataclasses.fields(spec.config_cls)
+              for value in impossible_values(typing.get_type_hints(spec.config_cls)[f.name],
+                                             f.name in spec.config_cls.signed)]
+
+
+@pytest.mark.parametrize("name, key, value", ALL_FIELDS, ids=[f"{n}.{k}={v!r}" for n, k, v in ALL_FIELDS])
+def test_every_field_of_every_registered_config_is_checked_on_construction(name, key, value):
+    """Built directly (not through make_config), each config rejects an impossible value of each of its fields
+    with one line naming ``<Config>.<field>``."""
+    cls = MODELS[name].config_cls
+    with pytest.raises(ValueError) as err:
+        cls(**{key: value})
+    message = str(err.value)
+    assert f"{key}" in message and "\n" not in message, message
+
+
+def test_impossible_values_include_each_kind():
+    """The table above is not vacuous: every registered config gets values for every one of its fields."""
+    assert {n for n, _, _ in ALL_FIELDS} == set(MODELS)
+    assert len(ALL_FIELDS) > 900
+    assert ("can", "orders", 0) in ALL_FIELDS and ("gin", "dropout", -0.5) in ALL_FIELDS
+    assert ("gin", "alpha_init", -0.5) not in ALL_FIELDS                  # α may start negative
+
+
+@pytest.mark.parametrize("overrides", [{"coaction.orders": 2, "deep.hidden": (8,)},
+                                       {"coaction": {"orders": 2}, "hidden": (8,)}])
+def test_parts_of_a_config_take_dotted_or_nested_overrides(overrides):
+    assert make_config("can", overrides) == make_config("can", {"orders": 2, "hidden": (8,)})
+
+
+def test_dotted_overrides_on_the_cli_and_their_errors():
+    assert parse_overrides("aoanet", ["ratio=0.2", "gin.layers=1"]) == {"ratio": 0.2, "layers": 1}
+    assert make_config("aoanet", {"gin": {"layers": 1}}).layers == 1
+    for item, says in [("gin.nope=1", "part 'gin' has no field 'nope'; its fields: embed_dim"),
+                       ("deep.layers=1", "names no part of AOANetConfig; its parts: gin")]:
+        with pytest.raises(ValueError, match=None) as err:
+            parse_overrides("aoanet", [item])
+        assert says in str(err.value), str(err.value)
+    with pytest.raises(ValueError, match="config field 'orders' is given twice"):
+        make_config("can", {"orders": 2, "coaction.orders": 3})
+    with pytest.raises(ValueError, match=r"unknown config field\(s\) \['coactions'\]"):
+        make_config("can", {"coactions": {"orders": 2}})
+
+
+def test_models_fields_names_each_fields_part(capsys):
+    assert cli.main(["models", "--fields", "can"]) == 0
+    out = capsys.readouterr().out
+    assert "coaction.orders" in out and "deep.hidden" in out

@@ -44,12 +44,12 @@ from torch import Tensor, nn
 
 from ctrviz.data.batch import Batch
 from ctrviz.data.schema import Schema
-from ctrviz.models.dnn import DNNConfig
-from ctrviz.models.ffm import check_pairwise, field_pairs
-from ctrviz.models.lr import LR, LRConfig
 from ctrviz.models.registry import register
 from ctrviz.nn import MLP, FieldEmbedding
+from ctrviz.nn.config import DeepConfig
+from ctrviz.nn.linear import Linear
 from ctrviz.nn.mlp import Activation
+from ctrviz.nn.pairs import check_pairwise, field_pairs
 
 
 def pair_products(e: Tensor) -> Tensor:
@@ -145,7 +145,7 @@ class AFMLayer(nn.Module):
 
 
 @dataclass(frozen=True)
-class AFMConfig(DNNConfig):
+class AFMConfig(DeepConfig):
     """:class:`~ctrviz.models.dnn.DNNConfig`'s fields with AOANet's defaults (embed_dim D = 16; hidden
     512-256-64, ReLU, dropout, batch_norm of the deep part; pooling) plus ``attention_factor`` t (AOANet
     Table 4, Criteo: 3) and ``deep``: add the parallel MLP (``False``: Xiao et al.'s AFM, MLP fields unused)."""
@@ -154,6 +154,12 @@ class AFMConfig(DNNConfig):
     activation: Activation = "relu"
     attention_factor: int = 3
     deep: bool = True
+
+    def __post_init__(self) -> None:
+        a = self.attention_factor
+        if not isinstance(a, int) or isinstance(a, bool) or a < 1:
+            raise ValueError(f"{type(self).__name__}.attention_factor must be >= 1, got {a!r}")
+        super().__post_init__()
 
 
 @register("afm", AFMConfig, "FM's pair products pooled by an attention net (+ parallel DNN)",
@@ -184,10 +190,8 @@ class AFM(nn.Module):
     def __init__(self, schema: Schema, config: AFMConfig) -> None:
         super().__init__()
         check_pairwise(schema, config.embed_dim, type(config).__name__)
-        if config.attention_factor < 1:
-            raise ValueError(f"{type(config).__name__}.attention_factor must be >= 1, got {config.attention_factor}")
         self.config = config
-        self.linear = LR(schema, LRConfig(pooling=config.pooling))
+        self.linear = Linear(schema, config.pooling)
         self.embedding = FieldEmbedding(schema, config.embed_dim, pooling=config.pooling)
         self.afm = AFMLayer(config.embed_dim, config.attention_factor)
         self.p = nn.Parameter(torch.ones(config.embed_dim))      # (D,)

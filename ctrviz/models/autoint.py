@@ -42,14 +42,14 @@ from torch import Tensor, nn
 
 from ctrviz.data.batch import Batch
 from ctrviz.data.schema import Schema
-from ctrviz.models.dcn import AOANetDeepConfig
-from ctrviz.models.ffm import check_pairwise
-from ctrviz.models.registry import check_positive, register
+from ctrviz.models.registry import register
 from ctrviz.nn import MLP, FieldEmbedding
+from ctrviz.nn.config import AOANetDeepConfig, Config, check_positive
+from ctrviz.nn.pairs import check_pairwise
 
 
 @dataclass(frozen=True)
-class AutoIntConfig:
+class AutoIntConfig(Config):
     """Args: embed_dim D (AOANet: 16); layers L of interacting layers (Table 4: 2); heads per layer (3);
     head_dim d of each head's q, k, v (16); residual: add W_Res e_i before the ReLU; pooling of sequence fields."""
 
@@ -62,12 +62,13 @@ class AutoIntConfig:
 
     def __post_init__(self) -> None:
         check_positive(self, "embed_dim", "layers", "heads", "head_dim")
+        super().__post_init__()
 
 
 @dataclass(frozen=True)
 class AutoIntPlusConfig(AutoIntConfig, AOANetDeepConfig):
     """:class:`AutoIntConfig` plus the DNN of :class:`~ctrviz.models.dcn.AOANetDeepConfig` (hidden 512-256-64,
-    ReLU, dropout, batch_norm). AutoIntConfig comes first in the bases, so its ``__post_init__`` runs."""
+    ReLU, dropout, batch_norm). AutoIntConfig's checks run first, then the deep part's."""
 
 
 class InteractingLayer(nn.Module):

@@ -22,74 +22,20 @@ experiments (Sec. 4.4).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
 from ctrviz.data.batch import Batch
-from ctrviz.data.schema import Pair, Schema
-from ctrviz.models.dnn import DNNConfig
+from ctrviz.data.schema import Schema
 from ctrviz.models.registry import register
 from ctrviz.nn import MLP, FieldEmbedding
-from ctrviz.nn.coaction import CoAction, CoActionConfig
-
-_OPTION_OF = {"layers": "micro_layers", "bias": "micro_bias", "activation": "micro_activation",
-              "init_std": "coaction_init_std"}       # CoActionConfig field → the option that sets it
+from ctrviz.nn.coaction import CoAction, CoActionOptions
+from ctrviz.nn.config import DeepConfig
 
 
 @dataclass(frozen=True)
-class CoActionOptions:
-    """The co-action fields shared by CAN's configs (CAN, CAN + Cartesian, CAN-DIEN).
-
-    Args:
-        pairs: induction × feed pairs as ``(("item", "hist_item"), …)``; ``None`` = the schema's pairs.
-        micro_layers … order_independence, coaction_init_std: the :class:`CoActionConfig` fields.
-    """
-
-    pairs: tuple[tuple[str, str], ...] | None = None
-    micro_layers: tuple[int, ...] = (16, 8, 4)
-    micro_bias: bool = True
-    micro_activation: Literal["tanh", "none"] = "tanh"
-    orders: int = 3
-    order_combine: Literal["sum", "concat"] = "sum"
-    parameter_independence: bool = True
-    combination_independence: bool = False
-    order_independence: bool = False
-    coaction_init_std: float = 0.01
-
-    def __post_init__(self) -> None:
-        """The co-action fields checked by building the unit's config (a ValueError naming the field)."""
-        if self.pairs is not None and (not isinstance(self.pairs, tuple) or any(
-                not isinstance(p, tuple) or len(p) != 2 or not all(isinstance(x, str) and x for x in p)
-                for p in self.pairs)):
-            raise ValueError(f"{type(self).__name__}.pairs must be None or a tuple of (induction, feed) name pairs, "
-                             f"got {self.pairs!r}")
-        for flag in ("parameter_independence", "combination_independence", "order_independence"):
-            if not isinstance(getattr(self, flag), bool):
-                raise ValueError(f"{type(self).__name__}.{flag} must be True or False, got {getattr(self, flag)!r}")
-        try:
-            self.coaction()
-        except ValueError as e:                       # name this config's field, not CoActionConfig's
-            field = str(e).split(" ", 1)[0].removeprefix("CoActionConfig.")
-            option = _OPTION_OF.get(field, field)
-            raise ValueError(f"{type(self).__name__}.{option}: {e}") from None
-        parent = getattr(super(), "__post_init__", None)
-        if parent is not None:
-            parent()
-
-    def coaction(self) -> CoActionConfig:
-        """The co-action unit's part of this config."""
-        return CoActionConfig(self.micro_layers, self.micro_bias, self.micro_activation, self.orders,
-                              self.order_combine, self.parameter_independence, self.combination_independence,
-                              self.order_independence, self.coaction_init_std)
-
-    def coaction_pairs(self) -> tuple[Pair, ...] | None:
-        return None if self.pairs is None else tuple(Pair(*p) for p in self.pairs)
-
-
-@dataclass(frozen=True)
-class CANConfig(DNNConfig, CoActionOptions):
+class CANConfig(DeepConfig, CoActionOptions):
     """The DNN part's fields (:class:`~ctrviz.models.dnn.DNNConfig`: embed_dim, hidden 200 × 80, activation,
     dropout, batch_norm, pooling) and the :class:`CoActionOptions`."""
 
@@ -107,7 +53,7 @@ class CAN(nn.Module):
         Batch of B rows → logits (B,); :meth:`coaction_outputs` → (B, P, O)
 
     Example:
-        >>> from ctrviz.data.schema import Field
+        >>> from ctrviz.data.schema import Field, Pair
         >>> s = Schema((Field("item", "sparse", vocab_size=6),
         ...             Field("hist", "sequence", vocab="item", vocab_size=6, max_len=4)), (Pair("item", "hist"),))
         >>> m = CAN(s, CANConfig(embed_dim=4, hidden=(8,), micro_layers=(4, 3, 2)))

@@ -20,11 +20,10 @@ from torch import Tensor
 
 from ctrviz.data.batch import Batch
 from ctrviz.data.schema import Schema
-from ctrviz.models.can import CoActionOptions
 from ctrviz.models.dien import DIEN, DIENConfig
 from ctrviz.models.registry import register
 from ctrviz.nn import MLP
-from ctrviz.nn.coaction import CoAction
+from ctrviz.nn.coaction import CoAction, CoActionOptions
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from ctrviz.data.schema import Pair, Schema
 from ctrviz.models.can import CAN, CANConfig
 from ctrviz.models.dnn import DNN, DNNConfig
 from ctrviz.models.registry import register
+from ctrviz.nn.config import check_positive
 
 
 @dataclass(frozen=True)
@@ -36,12 +37,20 @@ class CartesianConfig(DNNConfig):
     pairs: tuple[tuple[str, str], ...] | None = None
     min_count: int = 1
 
+    def __post_init__(self) -> None:
+        check_positive(self, "min_count")
+        super().__post_init__()
+
 
 @dataclass(frozen=True)
 class CANCartesianConfig(CANConfig):
     """CAN's fields (its ``pairs`` are both the co-action and the Cartesian pairs), plus ``min_count``."""
 
     min_count: int = 1
+
+    def __post_init__(self) -> None:
+        check_positive(self, "min_count")
+        super().__post_init__()
 
 
 def _pairs(config: CartesianConfig | CANCartesianConfig) -> tuple[Pair, ...] | None:

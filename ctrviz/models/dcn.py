@@ -40,24 +40,11 @@ from torch import Tensor, nn
 
 from ctrviz.data.batch import Batch
 from ctrviz.data.schema import Schema
-from ctrviz.models.dnn import DNNConfig
-from ctrviz.models.registry import check_positive, register
+from ctrviz.models.registry import register
 from ctrviz.nn import MLP, FieldEmbedding
-from ctrviz.nn.mlp import Activation
+from ctrviz.nn.config import AOANetDeepConfig, check_positive
 
 Structure = Literal["parallel", "stacked"]
-
-
-@dataclass(frozen=True)
-class AOANetDeepConfig(DNNConfig):
-    """:class:`~ctrviz.models.dnn.DNNConfig` with AOANet Sec. 4.1's defaults, shared by its baselines:
-    embed_dim 16; the deep part's hidden widths 512-256-64 and ReLU; dropout; batch_norm; pooling."""
-
-    hidden: tuple[int, ...] = (512, 256, 64)
-    activation: Activation = "relu"
-
-    def __post_init__(self) -> None:
-        check_positive(self, "embed_dim")
 
 
 @dataclass(frozen=True)
@@ -69,10 +56,11 @@ class DCNConfig(AOANetDeepConfig):
     structure: Structure = "parallel"
 
     def __post_init__(self) -> None:
-        check_positive(self, "embed_dim", "layers")
+        check_positive(self, "layers")
         if self.structure not in ("parallel", "stacked"):
             raise ValueError(f"{type(self).__name__}.structure must be 'parallel' or 'stacked', "
                              f"got {self.structure!r}")
+        super().__post_init__()
 
 
 class CrossLayer(nn.Module):

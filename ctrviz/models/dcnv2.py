@@ -47,10 +47,10 @@ class DCNV2Config(DCNConfig):
     low_rank: int | None = None
 
     def __post_init__(self) -> None:
-        super().__post_init__()
         if self.low_rank is not None and (not isinstance(self.low_rank, int) or isinstance(self.low_rank, bool)
                                           or self.low_rank < 1):
             raise ValueError(f"{type(self).__name__}.low_rank must be None or an int >= 1, got {self.low_rank!r}")
+        super().__post_init__()
 
 
 class CrossLayerV2(nn.Module):

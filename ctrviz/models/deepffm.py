@@ -33,15 +33,16 @@ from torch import Tensor, nn
 
 from ctrviz.data.batch import Batch
 from ctrviz.data.schema import Schema
-from ctrviz.models.ffm import FieldAwareEmbedding, check_pairwise, ffm_products, field_pairs
-from ctrviz.models.lr import LR, LRConfig
 from ctrviz.models.registry import register
 from ctrviz.nn import MLP
+from ctrviz.nn.config import Config
+from ctrviz.nn.linear import Linear
 from ctrviz.nn.mlp import Activation
+from ctrviz.nn.pairs import FieldAwareEmbedding, check_pairwise, ffm_products, field_pairs
 
 
 @dataclass(frozen=True)
-class DeepFFMConfig:
+class DeepFFMConfig(Config):
     """Args: embed_dim D of each field-aware vector; hidden widths, activation, dropout and batch_norm
     of the DNN (CAN: 200 × 80, PReLU); input_norm: BatchNorm1d on the P·D interaction vector (FNFM);
     ffm_term: keep FFM's Σ of inner products in the logit; pooling of sequence fields."""
@@ -84,7 +85,7 @@ class DeepFFM(nn.Module):
         super().__init__()
         check_pairwise(schema, config.embed_dim, "DeepFFMConfig")
         self.config = config
-        self.linear = LR(schema, LRConfig(pooling=config.pooling))
+        self.linear = Linear(schema, config.pooling)
         self.embedding = FieldAwareEmbedding(schema, config.embed_dim, pooling=config.pooling)
         F = self.embedding.num_fields
         width = F * (F - 1) // 2 * config.embed_dim                          # P·D

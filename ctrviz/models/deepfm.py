@@ -32,17 +32,16 @@ from torch import Tensor, nn
 
 from ctrviz.data.batch import Batch
 from ctrviz.data.schema import Schema
-from ctrviz.models.dnn import DNNConfig
-from ctrviz.models.ffm import check_pairwise
-from ctrviz.models.fm import fm_interaction
-from ctrviz.models.lr import LR, LRConfig
 from ctrviz.models.registry import register
 from ctrviz.nn import MLP, FieldEmbedding
+from ctrviz.nn.config import DeepConfig
+from ctrviz.nn.linear import Linear
 from ctrviz.nn.mlp import Activation
+from ctrviz.nn.pairs import check_pairwise, fm_interaction
 
 
 @dataclass(frozen=True)
-class DeepFMConfig(DNNConfig):
+class DeepFMConfig(DeepConfig):
     """:class:`~ctrviz.models.dnn.DNNConfig`'s fields with AOANet's defaults: embed_dim D = 16; hidden widths
     512-256-64, ReLU, dropout and batch_norm of the deep part; pooling of sequence fields."""
 
@@ -83,7 +82,7 @@ class DeepFM(nn.Module):
         super().__init__()
         check_pairwise(schema, config.embed_dim, type(config).__name__)
         self.config = config
-        self.linear = LR(schema, LRConfig(pooling=config.pooling))
+        self.linear = Linear(schema, config.pooling)
         self.embedding = FieldEmbedding(schema, config.embed_dim, pooling=config.pooling)
         self.mlp = MLP(self.embedding.num_fields * config.embed_dim, tuple(config.hidden), config.activation,
                        config.dropout, config.batch_norm, out_dim=1)

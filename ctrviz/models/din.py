@@ -35,12 +35,13 @@ from ctrviz.data.batch import Batch
 from ctrviz.data.schema import Schema
 from ctrviz.models.registry import register
 from ctrviz.nn import MLP, FieldEmbedding
-from ctrviz.nn.mlp import Activation, check_common_fields
+from ctrviz.nn.config import Config
+from ctrviz.nn.mlp import Activation
 from ctrviz.nn.sequence import SequencePairs, TargetAttention
 
 
 @dataclass(frozen=True)
-class DINConfig:
+class DINConfig(Config):
     """Args: embed_dim D; hidden widths of the head (CAN: 200 × 80); activation; dropout; batch_norm;
     att_hidden / att_activation of the attention MLP (DIN code: 80 × 40, sigmoid); att_softmax (False: DIN's
     unnormalised weights); sequences: sequence fields to attend over (empty: every sequence pair); pooling of
@@ -58,12 +59,9 @@ class DINConfig:
     pooling: Literal["sum", "mean"] = "sum"
 
     def __post_init__(self) -> None:
-        if isinstance(self.sequences, str) or not all(isinstance(n, str) for n in self.sequences):
+        if not isinstance(self.sequences, tuple) or not all(isinstance(n, str) and n for n in self.sequences):
             raise ValueError(f"{type(self).__name__}.sequences must be a tuple of field names, got {self.sequences!r}")
-        check_common_fields(self)
-        parent = getattr(super(), "__post_init__", None)   # e.g. CAN-DIEN's co-action options
-        if parent is not None:
-            parent()
+        super().__post_init__()                            # the shared fields; CAN-DIEN's co-action options
 
 
 @register("din", DINConfig, "Deep Interest Network: target attention over the behaviour sequence",

@@ -18,7 +18,6 @@ half the output weights); PReLU activations as in the DIEN/CAN TensorFlow code.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from torch import Tensor, nn
 
@@ -26,27 +25,13 @@ from ctrviz.data.batch import Batch
 from ctrviz.data.schema import Schema
 from ctrviz.models.registry import register
 from ctrviz.nn import MLP, FieldEmbedding
-from ctrviz.nn.mlp import Activation, check_common_fields
+from ctrviz.nn.config import DeepConfig
 
 
 @dataclass(frozen=True)
-class DNNConfig:
-    """Args: embed_dim D; hidden widths of the head (CAN: 200 × 80); activation; dropout;
-    batch_norm; pooling of sequence fields (CAN: sum)."""
-
-    embed_dim: int = 16
-    hidden: tuple[int, ...] = (200, 80)
-    activation: Activation = "prelu"
-    dropout: float = 0.0
-    batch_norm: bool = False
-    pooling: Literal["sum", "mean"] = "sum"
-
-    def __post_init__(self) -> None:
-        """Every field checked on construction, the message naming it (a sweep fails when built, not hours in)."""
-        check_common_fields(self)
-        parent = getattr(super(), "__post_init__", None)   # the other bases' checks (e.g. CAN's co-action options)
-        if parent is not None:
-            parent()
+class DNNConfig(DeepConfig):
+    """:class:`~ctrviz.nn.mlp.DeepConfig`: embed_dim D; hidden widths of the head (CAN: 200 × 80); activation;
+    dropout; batch_norm; pooling of sequence fields (CAN: sum)."""
 
 
 @register("dnn", DNNConfig, "Embedding & MLP (CAN's base model, 200×80 head)", "Zhou et al., CAN Sec. 3, 5.1")

@@ -26,105 +26,27 @@ normalisation; trained with the trainer's optimizer instead of AdaGrad.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-import torch
 from torch import Tensor, nn
 
 from ctrviz.data.batch import Batch
 from ctrviz.data.schema import Schema
-from ctrviz.models.lr import LR, LRConfig
 from ctrviz.models.registry import register
-from ctrviz.nn import FieldEmbedding
-
-
-def field_pairs(names: Sequence[str]) -> tuple[tuple[str, str], ...]:
-    """The P = F(F-1)/2 field pairs in the order every pairwise layer here uses (``torch.triu_indices``).
-
-    Example:
-        >>> field_pairs(["a", "b", "c"])
-        (('a', 'b'), ('a', 'c'), ('b', 'c'))
-    """
-    rows, cols = torch.triu_indices(len(names), len(names), 1).tolist()
-    return tuple((names[i], names[j]) for i, j in zip(rows, cols, strict=True))
-
-
-def ffm_products(v: Tensor) -> Tensor:
-    """The FFM interaction vectors ``v_{i,f_j} ⊙ v_{j,f_i}`` of every pair i < j.
-
-    Args:
-        v: (B, F, F, D) field-aware embeddings, ``v[b, i, j] = v_{i,f_j}``.
-
-    Shape:
-        (B, F, F, D) → (B, P, D), P = F(F-1)/2 in :func:`field_pairs` order. ``.sum(-1)`` gives the
-        FFM inner products ⟨v_{i,f_j}, v_{j,f_i}⟩ (B, P).
-
-    Example:
-        >>> v = torch.zeros(1, 2, 2, 1)
-        >>> v[0, 0, 1], v[0, 1, 0] = 3.0, 5.0        # v_{0,f_1} = 3, v_{1,f_0} = 5
-        >>> ffm_products(v).tolist()
-        [[[15.0]]]
-    """
-    F = v.shape[1]
-    rows, cols = torch.triu_indices(F, F, 1, device=v.device)   # (P,), (P,)
-    return v[:, rows, cols] * v[:, cols, rows]                    # (B, P, D)
-
-
-class FieldAwareEmbedding(nn.Module):
-    """Every field → F vectors of width D, one per field it can meet: (B, F, F, D).
-
-    Args:
-        schema: the dataset's fields.
-        dim: D, the width of each field-aware vector.
-        pooling: pooling of sequence/multi fields (``"sum"`` or ``"mean"``).
-        init_std: std of the Gaussian initialisation.
-
-    Shape:
-        Batch of B rows → (B, F, F, D), ``out[b, i, j] = v_{i,f_j}``; fields in
-        :meth:`FieldEmbedding.field_names` order (sparse, sequence/multi, dense).
-
-    Example:
-        >>> from ctrviz.data.schema import Field
-        >>> s = Schema((Field("a", "sparse", vocab_size=3), Field("b", "sparse", vocab_size=4)))
-        >>> FieldAwareEmbedding(s, dim=2)(Batch(torch.tensor([[2, 3]]), torch.zeros(1, 0), {}, torch.ones(1))).shape
-        torch.Size([1, 2, 2, 2])
-    """
-
-    def __init__(self, schema: Schema, dim: int, pooling: Literal["sum", "mean"] = "sum",
-                 init_std: float = 0.01) -> None:
-        super().__init__()
-        if dim < 1:
-            raise ValueError(f"FieldAwareEmbedding.dim must be >= 1, got {dim}")
-        self.num_fields, self.dim = len(schema.fields), dim
-        self.embedding = FieldEmbedding(schema, self.num_fields * dim, pooling=pooling, init_std=init_std)
-
-    def field_names(self) -> tuple[str, ...]:
-        return self.embedding.field_names()
-
-    def forward(self, batch: Batch) -> Tensor:
-        flat = self.embedding(batch)                                    # (B, F, F·D)
-        return flat.unflatten(-1, (self.num_fields, self.dim))          # (B, F, F, D)
+from ctrviz.nn.config import Config
+from ctrviz.nn.linear import Linear
+from ctrviz.nn.pairs import FieldAwareEmbedding, check_pairwise, ffm_products, field_pairs
 
 
 @dataclass(frozen=True)
-class FFMConfig:
+class FFMConfig(Config):
     """Args: embed_dim D of each field-aware vector (Juan et al. use k = 4); linear: add LR's
     per-id weights and bias; pooling of sequence fields."""
 
     embed_dim: int = 4
     linear: bool = True
     pooling: Literal["sum", "mean"] = "sum"
-
-
-def check_pairwise(schema: Schema, embed_dim: int, model: str) -> None:
-    """Shared config checks of the pairwise models: D >= 1 and at least two fields to pair."""
-    if embed_dim < 1:
-        raise ValueError(f"{model}.embed_dim must be >= 1, got {embed_dim}")
-    if len(schema.fields) < 2:
-        raise ValueError(f"{model} crosses pairs of fields and needs at least 2 fields, "
-                         f"the schema has {len(schema.fields)}")
 
 
 @register("ffm", FFMConfig, "field-aware FM: a vector per (feature, partner field)", "Juan et al., RecSys 2016")
@@ -139,6 +61,7 @@ class FFM(nn.Module):
         Batch of B rows → logits (B,)
 
     Example:
+        >>> import torch
         >>> from ctrviz.data.schema import Field
         >>> s = Schema((Field("a", "sparse", vocab_size=3), Field("b", "sparse", vocab_size=3)))
         >>> m = FFM(s, FFMConfig(embed_dim=1, linear=False))
@@ -153,7 +76,7 @@ class FFM(nn.Module):
         super().__init__()
         check_pairwise(schema, config.embed_dim, "FFMConfig")
         self.config = config
-        self.linear = LR(schema, LRConfig(pooling=config.pooling)) if config.linear else None
+        self.linear = Linear(schema, config.pooling) if config.linear else None
         self.embedding = FieldAwareEmbedding(schema, config.embed_dim, pooling=config.pooling)
 
     def pair_names(self) -> tuple[tuple[str, str], ...]:

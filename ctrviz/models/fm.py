@@ -25,31 +25,19 @@ from torch import Tensor, nn
 
 from ctrviz.data.batch import Batch
 from ctrviz.data.schema import Schema
-from ctrviz.models.lr import LR, LRConfig
 from ctrviz.models.registry import register
 from ctrviz.nn import FieldEmbedding
+from ctrviz.nn.config import Config
+from ctrviz.nn.linear import Linear
+from ctrviz.nn.pairs import fm_interaction
 
 
 @dataclass(frozen=True)
-class FMConfig:
+class FMConfig(Config):
     """Args: embed_dim D (AOANet Table 3 setting: 16); pooling of sequence fields."""
 
     embed_dim: int = 16
     pooling: Literal["sum", "mean"] = "sum"
-
-
-def fm_interaction(e: Tensor) -> Tensor:
-    """Σ_{i<j} ⟨e_i, e_j⟩ for field embeddings ``e`` (B, F, D) → (B,), in O(F·D).
-
-    Example:
-        >>> import torch
-        >>> e = torch.tensor([[[1., 2.], [3., 4.], [5., 6.]]])
-        >>> fm_interaction(e).item()   # 1·3+2·4 + 1·5+2·6 + 3·5+4·6 = 11 + 17 + 39
-        67.0
-    """
-    square_of_sum = e.sum(1).pow(2)          # (B, D)
-    sum_of_square = e.pow(2).sum(1)          # (B, D)
-    return 0.5 * (square_of_sum - sum_of_square).sum(1)  # (B,)
 
 
 @register("fm", FMConfig, "factorization machine: linear + all pairwise inner products", "Rendle, ICDM 2010")
@@ -69,7 +57,7 @@ class FM(nn.Module):
         if config.embed_dim < 1:
             raise ValueError(f"FMConfig.embed_dim must be >= 1, got {config.embed_dim}")
         self.config = config
-        self.linear = LR(schema, LRConfig(pooling=config.pooling))
+        self.linear = Linear(schema, config.pooling)
         self.embedding = FieldEmbedding(schema, config.embed_dim, pooling=config.pooling)
 
     def forward(self, batch: Batch) -> Tensor:

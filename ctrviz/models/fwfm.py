@@ -37,13 +37,12 @@ from torch import Tensor, nn
 
 from ctrviz.data.batch import Batch
 from ctrviz.data.schema import Schema
-from ctrviz.models.dnn import DNNConfig
-from ctrviz.models.ffm import check_pairwise, field_pairs
-from ctrviz.models.lr import LR, LRConfig
-from ctrviz.models.pnn import inner_product_layer
 from ctrviz.models.registry import register
 from ctrviz.nn import MLP, FieldEmbedding
+from ctrviz.nn.config import DeepConfig
+from ctrviz.nn.linear import Linear
 from ctrviz.nn.mlp import Activation
+from ctrviz.nn.pairs import check_pairwise, field_pairs, inner_product_layer
 
 
 def fwfm_interaction(e: Tensor, r: Tensor) -> Tensor:
@@ -109,7 +108,7 @@ class FwFMLayer(nn.Module):
 
 
 @dataclass(frozen=True)
-class FwFMConfig(DNNConfig):
+class FwFMConfig(DeepConfig):
     """:class:`~ctrviz.models.dnn.DNNConfig`'s fields with AOANet's defaults (embed_dim D = 16; hidden
     512-256-64, ReLU, dropout, batch_norm of the deep part; pooling) plus ``deep``: add the parallel MLP on
     the concatenated embeddings (``False``: Pan et al.'s FwFM, the MLP fields are then unused)."""
@@ -148,7 +147,7 @@ class FwFM(nn.Module):
         super().__init__()
         check_pairwise(schema, config.embed_dim, type(config).__name__)
         self.config = config
-        self.linear = LR(schema, LRConfig(pooling=config.pooling))
+        self.linear = Linear(schema, config.pooling)
         self.embedding = FieldEmbedding(schema, config.embed_dim, pooling=config.pooling)
         F = self.embedding.num_fields
         self.fwfm = FwFMLayer(F)

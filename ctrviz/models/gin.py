@@ -27,7 +27,7 @@ one pooled vector each; a dense field x as x·v.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import pandas as pd
 import torch
@@ -35,14 +35,15 @@ from torch import Tensor, nn
 
 from ctrviz.data.batch import Batch
 from ctrviz.data.schema import Schema
-from ctrviz.models.registry import check_positive, register
+from ctrviz.models.registry import register
 from ctrviz.nn import MLP, FieldEmbedding
+from ctrviz.nn.config import Config, check_positive
 from ctrviz.nn.gin import GINLayer, Pairing, pair_mask
 from ctrviz.nn.mlp import Activation
 
 
 @dataclass(frozen=True)
-class GINConfig:
+class GINConfig(Config):
     """Args:
         embed_dim: D (AOANet Sec. 4.1: 16).
         layers: L interaction + fusion layers (Table 4: 2).
@@ -54,8 +55,12 @@ class GINConfig:
             ``hidden=()`` drops it.
         pooling: of sequence/multi fields.
         literal: use the literal D×D interaction maps instead of the fast path (teaching; slow).
+
+    The part ``gin`` of :class:`~ctrviz.models.aoanet.AOANetConfig` (``--set gin.layers=1``).
     """
 
+    part: ClassVar[str] = "gin"
+    signed: ClassVar[frozenset[str]] = frozenset({"alpha_init"})
     embed_dim: int = 16
     layers: int = 2
     subspaces: int = 3
@@ -76,6 +81,7 @@ class GINConfig:
                              f"got {self.pairing!r}")
         if not isinstance(self.alpha_l1, (int, float)) or isinstance(self.alpha_l1, bool) or not self.alpha_l1 >= 0:
             raise ValueError(f"{type(self).__name__}.alpha_l1 must be a number >= 0, got {self.alpha_l1!r}")
+        super().__post_init__()
 
 
 @register("gin", GINConfig, "generalized interaction network: (u⊗v)⊙W fused by α in S subspaces + MLP",

@@ -15,25 +15,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-import torch
-from torch import Tensor, nn
-
-from ctrviz.data.batch import Batch
 from ctrviz.data.schema import Schema
 from ctrviz.models.registry import register
-from ctrviz.nn import FieldEmbedding
+from ctrviz.nn.config import Config
+from ctrviz.nn.linear import Linear
 
 
 @dataclass(frozen=True)
-class LRConfig:
+class LRConfig(Config):
     """Args: pooling of sequence/multi fields (``"sum"`` keeps LR a plain bag-of-ids model)."""
 
     pooling: Literal["sum", "mean"] = "sum"
 
 
 @register("lr", LRConfig, "logistic regression on one-hot ids", "McMahan et al., KDD 2013")
-class LR(nn.Module):
-    """Logistic regression: a weight per id and per dense field, plus a bias.
+class LR(Linear):
+    """Logistic regression: :class:`ctrviz.nn.linear.Linear` (a weight per id and per dense field, plus a bias)
+    as a registered model.
 
     Args:
         schema: the dataset's fields.
@@ -41,22 +39,8 @@ class LR(nn.Module):
 
     Shape:
         Batch of B rows → logits (B,)
-
-    Example:
-        >>> from ctrviz.data.schema import Field
-        >>> m = LR(Schema((Field("a", "sparse", vocab_size=4),)), LRConfig())
-        >>> with torch.no_grad():
-        ...     m.weights.table.weight[:] = torch.tensor([[0.], [0.], [1.], [2.]])
-        >>> m(Batch(torch.tensor([[2], [3]]), torch.zeros(2, 0), {}, torch.zeros(2))).tolist()
-        [1.0, 2.0]
     """
 
     def __init__(self, schema: Schema, config: LRConfig) -> None:
-        super().__init__()
+        super().__init__(schema, config.pooling)
         self.config = config
-        self.weights = FieldEmbedding(schema, dim=1, pooling=config.pooling, init_std=0.0)
-        self.bias = nn.Parameter(torch.zeros(()))
-
-    def forward(self, batch: Batch) -> Tensor:
-        w = self.weights(batch)                  # (B, F, 1)
-        return w.sum((1, 2)) + self.bias         # (B,)

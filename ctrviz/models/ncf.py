@@ -42,11 +42,12 @@ from ctrviz.data.batch import Batch
 from ctrviz.data.schema import Schema
 from ctrviz.models.registry import register
 from ctrviz.nn import MLP, FieldEmbedding
+from ctrviz.nn.config import Config
 from ctrviz.nn.mlp import Activation
 
 
 @dataclass(frozen=True)
-class NCFConfig:
+class NCFConfig(Config):
     """Args: gmf_dim D_G (GMF's predictive factors); mlp_dim, the MLP branch's embedding width; hidden,
     activation, dropout, batch_norm of the MLP tower (CAN: 200 × 80 PReLU); user_fields / item_fields:
     both or neither, overriding the schema rule; pooling of sequence fields."""
@@ -60,6 +61,11 @@ class NCFConfig:
     user_fields: tuple[str, ...] | None = None
     item_fields: tuple[str, ...] | None = None
     pooling: Literal["sum", "mean"] = "sum"
+
+    def __post_init__(self) -> None:
+        if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in (self.gmf_dim, self.mlp_dim)):
+            raise ValueError(f"NCFConfig.gmf_dim and mlp_dim must be >= 1, got {self.gmf_dim!r}, {self.mlp_dim!r}")
+        super().__post_init__()
 
 
 def ncf_sides(schema: Schema, config: NCFConfig | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -130,8 +136,6 @@ class NCF(nn.Module):
 
     def __init__(self, schema: Schema, config: NCFConfig) -> None:
         super().__init__()
-        if config.gmf_dim < 1 or config.mlp_dim < 1:
-            raise ValueError(f"NCFConfig.gmf_dim and mlp_dim must be >= 1, got {config.gmf_dim}, {config.mlp_dim}")
         self.config = config
         self.user_fields, self.item_fields = ncf_sides(schema, config)
         keep = set(self.user_fields) | set(self.item_fields)

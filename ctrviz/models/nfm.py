@@ -32,12 +32,12 @@ from torch import Tensor, nn
 
 from ctrviz.data.batch import Batch
 from ctrviz.data.schema import Schema
-from ctrviz.models.dnn import DNNConfig
-from ctrviz.models.ffm import check_pairwise
-from ctrviz.models.lr import LR, LRConfig
 from ctrviz.models.registry import register
 from ctrviz.nn import MLP, FieldEmbedding
+from ctrviz.nn.config import DeepConfig
+from ctrviz.nn.linear import Linear
 from ctrviz.nn.mlp import Activation
+from ctrviz.nn.pairs import check_pairwise
 
 
 def bi_interaction(e: Tensor) -> Tensor:
@@ -55,7 +55,7 @@ def bi_interaction(e: Tensor) -> Tensor:
 
 
 @dataclass(frozen=True)
-class NFMConfig(DNNConfig):
+class NFMConfig(DeepConfig):
     """:class:`~ctrviz.models.dnn.DNNConfig`'s fields with AOANet's defaults: embed_dim D = 16; hidden widths
     512-256-64 (``()``: NFM-0), ReLU, dropout and batch_norm of the MLP on f_BI; pooling; plus ``input_norm``:
     BatchNorm1d on f_BI (He & Chua)."""
@@ -95,7 +95,7 @@ class NFM(nn.Module):
         super().__init__()
         check_pairwise(schema, config.embed_dim, type(config).__name__)
         self.config = config
-        self.linear = LR(schema, LRConfig(pooling=config.pooling))
+        self.linear = Linear(schema, config.pooling)
         self.embedding = FieldEmbedding(schema, config.embed_dim, pooling=config.pooling)
         self.input_norm = nn.BatchNorm1d(config.embed_dim) if config.input_norm else nn.Identity()
         self.mlp = MLP(config.embed_dim, tuple(config.hidden), config.activation, config.dropout,

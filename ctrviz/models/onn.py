@@ -36,14 +36,15 @@ from torch import Tensor, nn
 
 from ctrviz.data.batch import Batch
 from ctrviz.data.schema import Schema
-from ctrviz.models.ffm import FieldAwareEmbedding, check_pairwise, ffm_products, field_pairs
 from ctrviz.models.registry import register
 from ctrviz.nn import MLP, FieldEmbedding
+from ctrviz.nn.config import Config
 from ctrviz.nn.mlp import Activation
+from ctrviz.nn.pairs import FieldAwareEmbedding, check_pairwise, ffm_products, field_pairs
 
 
 @dataclass(frozen=True)
-class ONNConfig:
+class ONNConfig(Config):
     """Args: embed_dim D of every operation's representation; product ``"inner"`` (ONN) or
     ``"hadamard"`` (NFFM); hidden, activation, dropout, batch_norm of the MLP (CAN: 200 × 80 PReLU);
     input_norm: BatchNorm1d on the operation layer's output; pooling of sequence fields."""
@@ -56,6 +57,11 @@ class ONNConfig:
     batch_norm: bool = False
     input_norm: bool = True
     pooling: Literal["sum", "mean"] = "sum"
+
+    def __post_init__(self) -> None:
+        if self.product not in ("inner", "hadamard"):
+            raise ValueError(f"ONNConfig.product must be 'inner' or 'hadamard', got {self.product!r}")
+        super().__post_init__()
 
 
 @register("onn", ONNConfig, "operation-aware embeddings: copy + field-aware products → MLP",
@@ -84,8 +90,6 @@ class ONN(nn.Module):
     def __init__(self, schema: Schema, config: ONNConfig) -> None:
         super().__init__()
         check_pairwise(schema, config.embed_dim, "ONNConfig")
-        if config.product not in ("inner", "hadamard"):
-            raise ValueError(f"ONNConfig.product must be 'inner' or 'hadamard', got {config.product!r}")
         self.config = config
         self.copy_embedding = FieldEmbedding(schema, config.embed_dim, pooling=config.pooling)
         self.product_embedding = FieldAwareEmbedding(schema, config.embed_dim, pooling=config.pooling)

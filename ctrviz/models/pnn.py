@@ -44,27 +44,12 @@ from torch import Tensor, nn
 
 from ctrviz.data.batch import Batch
 from ctrviz.data.schema import Schema
-from ctrviz.models.dnn import DNNConfig
-from ctrviz.models.ffm import check_pairwise, field_pairs
 from ctrviz.models.registry import register
 from ctrviz.nn import MLP, FieldEmbedding
+from ctrviz.nn.config import DeepConfig
+from ctrviz.nn.pairs import check_pairwise, field_pairs, inner_product_layer
 
 OuterKernel = Literal["mat", "full", "superposition"]
-
-
-def inner_product_layer(e: Tensor) -> Tensor:
-    """IPNN's p: ⟨f_i, f_j⟩ for every pair i < j. (B, F, D) → (B, P).
-
-    Example:
-        >>> e = torch.tensor([[[1., 2.], [3., 4.], [5., 6.]]])
-        >>> inner_product_layer(e).tolist()           # (0,1), (0,2), (1,2)
-        [[11.0, 17.0, 39.0]]
-    """
-    F = e.shape[1]
-    rows, cols = torch.triu_indices(F, F, 1, device=e.device)   # (P,), (P,)
-    # gram[b, i, j] = Σ_d e[b, i, d] · e[b, j, d]
-    gram = torch.einsum("bid,bjd->bij", e, e)                     # (B, F, F)
-    return gram[:, rows, cols]                                    # (B, P)
 
 
 def outer_products(e: Tensor) -> Tensor:
@@ -144,7 +129,7 @@ class OuterProductLayer(nn.Module):
 
 
 @dataclass(frozen=True)
-class IPNNConfig(DNNConfig):
+class IPNNConfig(DeepConfig):
     """:class:`~ctrviz.models.dnn.DNNConfig`'s fields: embed_dim D; hidden widths, activation, dropout and
     batch_norm of the MLP after the product layer (CAN: 200 × 80 PReLU; AOANet: :meth:`aoanet`); pooling."""
 
@@ -159,6 +144,11 @@ class OPNNConfig(IPNNConfig):
     """:class:`IPNNConfig` plus ``kernel``: ``"mat"``, ``"full"`` or ``"superposition"``."""
 
     kernel: OuterKernel = "mat"
+
+    def __post_init__(self) -> None:
+        if self.kernel not in ("mat", "full", "superposition"):
+            raise ValueError(f"OPNNConfig.kernel must be 'mat', 'full' or 'superposition', got {self.kernel!r}")
+        super().__post_init__()
 
 
 @register("ipnn", IPNNConfig, "PNN with pairwise inner products (l_z + l_p → MLP)", "Qu et al., ICDM 2016")

@@ -14,7 +14,6 @@ from torch import nn
 
 from ctrviz.data.batch import CTRData
 from ctrviz.data.schema import Schema
-from ctrviz.nn.mlp import check_common_fields
 
 Fit = Callable[[nn.Module, str], dict[str, float]]   # fit(module, stage_name) -> test metrics + "seconds"
 Stage = Callable[[nn.Module, Fit], dict[str, float]]  # stage(model, fit) -> extra result columns
@@ -57,27 +56,88 @@ def register(name: str, config_cls: type, summary: str, paper: str,
 
 
 def make_config(name: str, config: object | dict | None = None) -> object:
-    """The config dataclass of model ``name`` from ``None`` (defaults), a dict of overrides, or itself."""
+    """The config dataclass of model ``name`` from ``None`` (defaults), a dict of overrides, or itself.
+
+    A dict's keys are field names, or ``part.field`` for a field of one of the config's parts
+    (:func:`config_parts`: ``{"coaction.orders": 2}`` for CAN, ``{"gin.layers": 1}`` for AOANet), or a part's
+    name with a dict of its fields (``{"coaction": {"orders": 2}}``). Every value is checked on construction.
+
+    Example:
+        >>> make_config("can", {"coaction": {"orders": 2}, "deep.hidden": (64,)}).orders
+        2
+    """
     spec = get_spec(name)
     if config is None:
         return spec.config_cls()
     if isinstance(config, spec.config_cls):
         return config
     if isinstance(config, dict):
-        known = {f.name for f in dataclasses.fields(spec.config_cls)}
-        unknown = sorted(set(config) - known)
-        if unknown:
-            raise ValueError(f"model {name!r}: unknown config field(s) {unknown}; valid: {sorted(known)}")
-        made = spec.config_cls(**config)
-        check_common_fields(made)                      # the shared fields, whatever the config's own checks
-        return made
+        return spec.config_cls(**_flat_overrides(name, spec.config_cls, config))
     raise TypeError(f"model {name!r}: config must be a {spec.config_cls.__name__}, a dict or None, "
                     f"got {type(config).__name__}")
+
+
+def config_parts(config_cls: type) -> dict[str, tuple[str, ...]]:
+    """The named parts of a config class → their fields, from each base that names itself with ``part``
+    (:class:`ctrviz.nn.config.Config`).
+
+    Example:
+        >>> from ctrviz.models.aoanet import AOANetConfig
+        >>> config_parts(AOANetConfig)["gin"][:3]
+        ('embed_dim', 'layers', 'subspaces')
+    """
+    parts: dict[str, tuple[str, ...]] = {}
+    for base in reversed(config_cls.__mro__):
+        part = base.__dict__.get("part")
+        if isinstance(part, str) and dataclasses.is_dataclass(base):
+            parts[part] = tuple(f.name for f in dataclasses.fields(base))
+    return parts
+
+
+def _flat_overrides(name: str, config_cls: type, overrides: dict) -> dict[str, object]:
+    """``overrides`` with ``part.field`` keys and ``{part: {field: value}}`` dicts resolved to field names;
+    ValueError naming the key that is no field (with the valid ones) or that is given twice."""
+    known = [f.name for f in dataclasses.fields(config_cls)]
+    parts = config_parts(config_cls)
+    unknown = sorted((k for k in overrides if not isinstance(k, str) or (
+        "." not in k and k not in known and not (k in parts and isinstance(overrides[k], dict)))), key=str)
+    if unknown:
+        raise ValueError(f"model {name!r}: unknown config field(s) {unknown}; valid: {sorted(known)}"
+                         + (f" (or part.field, parts: {', '.join(parts)})" if parts else ""))
+    out: dict[str, object] = {}
+    for key, value in overrides.items():
+        if key in parts and key not in known and isinstance(value, dict):
+            items = [(f"{key}.{k}", v) for k, v in value.items()]
+        else:
+            items = [(key, value)]
+        for dotted, v in items:
+            field = _field_of(name, config_cls.__name__, dotted, known, parts)
+            if field in out:
+                raise ValueError(f"model {name!r}: config field {field!r} is given twice")
+            out[field] = v
+    return out
+
+
+def _field_of(name: str, cls_name: str, key: str, known: Sequence[str], parts: dict[str, tuple[str, ...]]) -> str:
+    part, dot, field = key.rpartition(".")
+    if not dot:
+        if key in known:
+            return key
+        raise ValueError(f"model {name!r} has no config field {key!r}; valid: {', '.join(sorted(known))}"
+                         + (f" (or part.field, parts: {', '.join(parts)})" if parts else ""))
+    if part not in parts:
+        raise ValueError(f"model {name!r}: {key!r} names no part of {cls_name}; its parts: "
+                         f"{', '.join(parts) or 'none'}")
+    if field not in parts[part]:
+        raise ValueError(f"model {name!r}: part {part!r} has no field {field!r}; its fields: "
+                         f"{', '.join(parts[part])}")
+    return field
 
 
 def parse_overrides(name: str, items: Sequence[str]) -> dict[str, object]:
     """``["key=value", …]`` (the CLI's ``--set``) → config overrides for :func:`make_config`, typed by the config.
 
+    A key is a field name or ``part.field`` (:func:`config_parts`, e.g. ``coaction.orders``, ``gin.layers``).
     A value is read by its field's type: ints, floats, ``true``/``false``, ``none`` for optional fields, one of a
     Literal's names, a comma list for a tuple (``hidden=200,80``; empty for ``()``), ``a:b`` items for pairs
     (``pairs=item:hist_item,category:hist_cat``), or JSON (``hidden=[200, 80]``). Never ``eval``.
@@ -92,16 +152,19 @@ def parse_overrides(name: str, items: Sequence[str]) -> dict[str, object]:
     """
     spec = get_spec(name)
     hints = typing.get_type_hints(spec.config_cls)
-    known = {f.name for f in dataclasses.fields(spec.config_cls)}
+    known = [f.name for f in dataclasses.fields(spec.config_cls)]
+    parts = config_parts(spec.config_cls)
     out: dict[str, object] = {}
     for item in items:
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep or not key:
             raise ValueError(f"--set {item!r}: expected KEY=VALUE, e.g. --set embed_dim=8")
-        if key not in known:
-            raise ValueError(f"--set {key}: model {name!r} has no config field {key!r}; valid: "
-                             f"{', '.join(sorted(known))}")
+        try:
+            field = _field_of(name, spec.config_cls.__name__, key, known, parts)
+        except ValueError as e:
+            raise ValueError(f"--set {key}: {e}") from None
+        key = field
         value: object = text.strip()
         if isinstance(value, str) and value[:1] in ("[", "{", '"'):
             try:
@@ -211,10 +274,3 @@ def list_models() -> pd.DataFrame:
     """The registered models as a DataFrame (name, summary, paper)."""
     return pd.DataFrame([{"name": s.name, "summary": s.summary, "paper": s.paper} for s in MODELS.values()])
 
-
-def check_positive(config: object, *names: str) -> None:
-    """``ValueError`` naming the field unless every ``config.<name>`` is an int >= 1."""
-    for name in names:
-        v = getattr(config, name)
-        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-            raise ValueError(f"{type(config).__name__}.{name} must be an int >= 1, got {v!r}")

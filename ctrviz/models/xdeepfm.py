@@ -44,11 +44,11 @@ from torch import Tensor, nn
 
 from ctrviz.data.batch import Batch
 from ctrviz.data.schema import Schema
-from ctrviz.models.dcn import AOANetDeepConfig
-from ctrviz.models.ffm import check_pairwise
-from ctrviz.models.lr import LR, LRConfig
 from ctrviz.models.registry import register
 from ctrviz.nn import MLP, FieldEmbedding
+from ctrviz.nn.config import AOANetDeepConfig
+from ctrviz.nn.linear import Linear
+from ctrviz.nn.pairs import check_pairwise
 
 
 @dataclass(frozen=True)
@@ -200,7 +200,7 @@ class XDeepFM(nn.Module):
         m = self.embedding.num_fields
         prev = (m, *config.cin_maps[:-1])
         self.cin_layers = nn.ModuleList([CINLayer(p, m, h) for p, h in zip(prev, config.cin_maps, strict=True)])
-        self.linear = LR(schema, LRConfig(pooling=config.pooling)) if config.linear else None
+        self.linear = Linear(schema, config.pooling) if config.linear else None
         self.deep = MLP(m * config.embed_dim, tuple(config.hidden), config.activation, config.dropout,
                         config.batch_norm) if config.hidden else None
         width = sum(config.cin_maps) + (self.deep.out_dim if self.deep is not None else 0)

@@ -34,13 +34,14 @@ the unit; we follow the text and the official code (unit per position, then sum)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
 
 from ctrviz.data.batch import Batch
 from ctrviz.data.schema import PAD_ID, Pair, Schema
+from ctrviz.nn.config import Config
 from ctrviz.nn.embedding import FieldEmbedding
 
 
@@ -92,6 +93,36 @@ class CoActionConfig:
     def out_dim(self) -> int:
         """Width of one pair's output: Σ layers[1:] (Eq. 9), times C when orders are concatenated."""
         return sum(self.layers[1:]) * (self.orders if self.order_combine == "concat" else 1)
+
+
+@dataclass(frozen=True, eq=False)
+class CoActionExplanation:
+    """What :meth:`CoAction.explain` returns: one induction id × one feed id of a pair, step by step (Eq. 5–11).
+
+    Attributes:
+        pair, induction_id, feed_id, order: what was asked (``pair`` as the unit names it).
+        induction_vector: ``P_induction`` (D'·C_w,), the whole row: per order table, every layer's w then b.
+        weights: order ``order``'s micro-MLP weights w_i, L tensors (d_in, d_out) (Eq. 5–6).
+        biases: its biases b_i, L tensors (d_out,), or ``None`` without ``bias``.
+        feed_vector: ``P_feed`` (D,).
+        inputs: h_0 = ``P_feed`` ** ``order`` (D,), what the micro-MLP of that order reads (Eq. 11).
+        outputs: h_1 … h_L of that order, L tensors (d_out,): h_i = σ(h_{i-1} w_i + b_i) (Eq. 7–8).
+        output: F(u, m), all orders combined (sum or concat), (O,) (Eq. 9, 11), from the micro-MLP above.
+        unit_output: the same (O,) from the unit's batched path (:meth:`CoAction.per_position`).
+    """
+
+    pair: str
+    induction_id: int
+    feed_id: int
+    order: int
+    induction_vector: Tensor
+    weights: tuple[Tensor, ...]
+    biases: tuple[Tensor, ...] | None
+    feed_vector: Tensor
+    inputs: Tensor
+    outputs: tuple[Tensor, ...]
+    output: Tensor
+    unit_output: Tensor
 
 
 class CoAction(nn.Module):
@@ -280,3 +311,131 @@ class CoAction(nn.Module):
             for j, k in enumerate(getattr(self, f"pairs_{i}").tolist()):
                 result[self.names[k]] = out[:, j]                               # (B, T, O)
         return {n: result[n] for n in self.names}
+
+    @torch.no_grad()
+    def explain(self, pair: int | str, induction_id: int, feed_id: int, order: int = 1) -> CoActionExplanation:
+        """One induction id × one feed id of ``pair``, step by step (Eq. 5–11): the micro-MLP that ``P_induction``
+        becomes, ``P_feed`` run through it, each layer's output, and the unit's own output for the two ids.
+
+        The micro-MLP is run here one vector at a time, as the equations read; ``unit_output`` comes from the
+        batched path (:meth:`per_position` of a one-row batch holding the two ids, every other column padding).
+        The two agree (``output`` vs ``unit_output``, float rounding apart), and so does :meth:`forward`.
+
+        Args:
+            pair: index or name (``"item×hist_item"``, as :attr:`names`) of the pair.
+            induction_id: an id of the pair's induction field, in [0, vocab_size).
+            feed_id: an id of the pair's feed field, in [1, vocab_size) (0 is padding: the unit outputs zero).
+            order: the feed order c (1 … C) whose weights, input and layer outputs are returned (Eq. 11).
+
+        Returns:
+            :class:`CoActionExplanation` (tensors detached, on the unit's device).
+
+        Example:
+            >>> from ctrviz.data.schema import Field
+            >>> s = Schema((Field("a", "sparse", vocab_size=4), Field("b", "sparse", vocab_size=5)), (Pair("a", "b"),))
+            >>> unit = CoAction(s, config=CoActionConfig(layers=(4, 3, 2), orders=2))
+            >>> e = unit.explain("a×b", induction_id=2, feed_id=3, order=2)
+            >>> [tuple(w.shape) for w in e.weights], [tuple(b.shape) for b in e.biases], tuple(e.induction_vector.shape)
+            ([(4, 3), (3, 2)], [(3,), (2,)], (23,))
+            >>> torch.equal(e.inputs, e.feed_vector ** 2), [tuple(h.shape) for h in e.outputs], tuple(e.output.shape)
+            (True, [(3,), (2,)], (5,))
+            >>> torch.allclose(e.output, e.unit_output, atol=1e-7)     # the batched unit agrees
+            True
+        """
+        k, cfg = self._pair_index(pair), self.config
+        p = self.pairs[k]
+        for name, value, side, low in (("induction_id", induction_id, p.induction, 0),
+                                       ("feed_id", feed_id, p.feed, PAD_ID + 1)):
+            vocab = self.schema[side].vocab_size
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value < vocab:
+                raise ValueError(f"CoAction.explain: {name} of field {side!r} must be an int in [{low}, {vocab}), "
+                                 f"got {value!r}")
+        if isinstance(order, bool) or not isinstance(order, int) or not 1 <= order <= cfg.orders:
+            raise ValueError(f"CoAction.explain: order must be an int in [1, {cfg.orders}], got {order!r}")
+        device = self.induction.weight.device
+        ind = torch.tensor([induction_id], device=device)
+        vector = self.induction(ind + self.ind_offsets[k])[0]                  # (D'·C_w,) P_induction
+        layers = self.micro_mlp(k, ind)                                        # L × ((1, C_w, d_in, d_out), bias)
+        p_feed = self.feed_vectors(k, torch.tensor([feed_id], device=device))[0]   # (D,)
+        runs = []
+        for c in range(1, cfg.orders + 1):
+            t = c - 1 if self.order_tables > 1 else 0                          # order c's own table, or the one
+            h, outs = p_feed ** c, []                                          # (D,) h_0 = P_feed^c (Eq. 11)
+            for weight, bias in layers:
+                h = h @ weight[0, t]                                           # (d_in,) → (d_out,)
+                if bias is not None:
+                    h = h + bias[0, t]
+                h = self.act(h)                                                # h_i (Eq. 7–8)
+                outs.append(h)
+            runs.append(outs)
+        blocks = [torch.cat(outs) for outs in runs]                            # C × (Σ d_out,) Eq. 9
+        output = torch.stack(blocks).sum(0) if cfg.order_combine == "sum" else torch.cat(blocks)  # (O,)
+        # the batched path: a one-row batch holding the two ids (feed at position 0), everything else padding
+        schema = self.schema
+        sparse = torch.full((1, len(schema.sparse_names)), PAD_ID, dtype=torch.long, device=device)
+        seqs = {n: torch.full((1, schema[n].max_len), PAD_ID, dtype=torch.long, device=device)
+                for n in schema.seq_names}
+        sparse[0, schema.sparse_names.index(p.induction)] = induction_id
+        if p.feed in seqs:
+            seqs[p.feed][0, 0] = feed_id
+        else:
+            sparse[0, schema.sparse_names.index(p.feed)] = feed_id
+        batch = Batch(sparse, torch.zeros(1, len(schema.dense_names), device=device), seqs,
+                      torch.zeros(1, device=device))
+        unit_output = self.per_position(batch)[self.names[k]][0, 0]            # (O,)
+        t = order - 1 if self.order_tables > 1 else 0
+        return CoActionExplanation(
+            pair=self.names[k], induction_id=induction_id, feed_id=feed_id, order=order,
+            induction_vector=vector.detach(), weights=tuple(w[0, t].detach() for w, _ in layers),
+            biases=None if not cfg.bias else tuple(b[0, t].detach() for _, b in layers),
+            feed_vector=p_feed.detach(), inputs=(p_feed ** order).detach(),
+            outputs=tuple(h.detach() for h in runs[order - 1]), output=output.detach(),
+            unit_output=unit_output.detach())
+
+
+_OPTION_OF = {"layers": "micro_layers", "bias": "micro_bias", "activation": "micro_activation",
+              "init_std": "coaction_init_std"}       # CoActionConfig field → the option that sets it
+
+
+@dataclass(frozen=True)
+class CoActionOptions(Config):
+    """The part ``coaction`` of a model config: the co-action fields shared by CAN's configs (CAN, CAN + Cartesian,
+    CAN-DIEN).
+
+    Args:
+        pairs: induction × feed pairs as ``(("item", "hist_item"), …)``; ``None`` = the schema's pairs.
+        micro_layers … order_independence, coaction_init_std: the :class:`CoActionConfig` fields.
+    """
+
+    part: ClassVar[str] = "coaction"
+    pairs: tuple[tuple[str, str], ...] | None = None
+    micro_layers: tuple[int, ...] = (16, 8, 4)
+    micro_bias: bool = True
+    micro_activation: Literal["tanh", "none"] = "tanh"
+    orders: int = 3
+    order_combine: Literal["sum", "concat"] = "sum"
+    parameter_independence: bool = True
+    combination_independence: bool = False
+    order_independence: bool = False
+    coaction_init_std: float = 0.01
+
+    def __post_init__(self) -> None:
+        """The co-action fields checked by building the unit's config (a ValueError naming the field), after every
+        field's type (the base checks run first here, so the unit's checks see the types they expect)."""
+        Config.__post_init__(self)
+        try:
+            self.coaction()
+        except ValueError as e:                       # name this config's field, not CoActionConfig's
+            field = str(e).split(" ", 1)[0].removeprefix("CoActionConfig.")
+            option = _OPTION_OF.get(field, field)
+            raise ValueError(f"{type(self).__name__}.{option}: {e}") from None
+        super().__post_init__()
+
+    def coaction(self) -> CoActionConfig:
+        """The co-action unit's part of this config."""
+        return CoActionConfig(self.micro_layers, self.micro_bias, self.micro_activation, self.orders,
+                              self.order_combine, self.parameter_independence, self.combination_independence,
+                              self.order_independence, self.coaction_init_std)
+
+    def coaction_pairs(self) -> tuple[Pair, ...] | None:
+        return None if self.pairs is None else tuple(Pair(*p) for p in self.pairs)

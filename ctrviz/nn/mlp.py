@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import typing
 from collections.abc import Sequence
 from typing import Literal
 
@@ -65,40 +64,3 @@ class MLP(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
 
-
-def check_common_fields(config: object) -> None:
-    """Check the fields many model configs share — ``embed_dim``, ``hidden``, ``activation``, ``dropout``,
-    ``batch_norm``, ``pooling`` — wherever ``config`` has them; a ValueError naming ``<Config>.<field>``.
-
-    :class:`~ctrviz.models.dnn.DNNConfig` runs it on construction; :func:`ctrviz.models.make_config` runs it on
-    every registered config, so a config whose own ``__post_init__`` checks only its special fields is covered too.
-
-    Example:
-        >>> from dataclasses import dataclass
-        >>> @dataclass
-        ... class HeadConfig:
-        ...     hidden: tuple = (8, 0)
-        >>> check_common_fields(HeadConfig())
-        Traceback (most recent call last):
-        ...
-        ValueError: HeadConfig.hidden: MLP widths must be >= 1 ints, in a tuple (() for none), got (8, 0)
-    """
-    name, has = type(config).__name__, vars(config)
-    if "embed_dim" in has:
-        if isinstance(config.embed_dim, bool) or not isinstance(config.embed_dim, int):
-            raise ValueError(f"{name}.embed_dim must be an int >= 1, got {config.embed_dim!r}")
-        if config.embed_dim < 1:
-            raise ValueError(f"{name}.embed_dim must be >= 1, got {config.embed_dim}")
-    if "hidden" in has and (not isinstance(config.hidden, tuple) or any(
-            isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in config.hidden)):
-        raise ValueError(f"{name}.hidden: MLP widths must be >= 1 ints, in a tuple (() for none), got "
-                         f"{config.hidden!r}")
-    if "activation" in has and config.activation not in typing.get_args(Activation):
-        raise ValueError(f"{name}.activation must be one of {typing.get_args(Activation)}, got {config.activation!r}")
-    if "dropout" in has and (isinstance(config.dropout, bool) or not isinstance(config.dropout, (int, float))
-                             or not 0 <= config.dropout < 1):
-        raise ValueError(f"{name}.dropout must be in [0, 1), got {config.dropout!r}")
-    if "batch_norm" in has and not isinstance(config.batch_norm, bool):
-        raise ValueError(f"{name}.batch_norm must be True or False, got {config.batch_norm!r}")
-    if "pooling" in has and config.pooling not in ("sum", "mean"):
-        raise ValueError(f"{name}.pooling must be 'sum' or 'mean', got {config.pooling!r}")
