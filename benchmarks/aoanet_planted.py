@@ -17,7 +17,8 @@ import time
 import pandas as pd
 
 from ctrviz.data.synthetic import SyntheticConfig, make_synthetic
-from ctrviz.experiments import pair_importance, planted_pair_ranks, run_model
+from ctrviz.experiments import run_model
+from ctrviz.models.aoanet import pair_importance, planted_pair_ranks
 from ctrviz.train import TrainConfig
 from ctrviz.utils import atomic_write_text
 

@@ -6,9 +6,10 @@
   interrupted sweep resumes where it stopped, a changed config never reuses a stale result.
 - :func:`summarize`: runs → mean ± std per model and setting, parameters relative to a base model —
   the papers' "mean ± std over 5 runs".
-- :func:`pair_importance` / :func:`planted_pair_ranks`: GIN/AOANet α ranked per field pair.
 
-The papers' experiments as named specs (``ctrviz reproduce NAME``) live in :mod:`ctrviz.reproduce`.
+The papers' experiments as named specs (``ctrviz reproduce NAME``) live in :mod:`ctrviz.reproduce`; the
+analysis of AOANet's α (``pair_importance``, ``kept_at_ratio``, ``planted_pair_ranks``) beside the model in
+:mod:`ctrviz.models.aoanet`; ``subsample`` in :mod:`ctrviz.data.subsample`.
 """
 
 from __future__ import annotations
@@ -21,17 +22,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
-from sklearn.metrics import log_loss, roc_auc_score
 from torch import nn
 from tqdm.auto import tqdm
 
 from ctrviz.data.batch import CTRData
 from ctrviz.models import count_parameters, create, get_spec, make_config, prepare_data
-from ctrviz.models.aoanet import select_gates
-from ctrviz.nn.gin import GINLayer
 from ctrviz.train import TrainConfig, Trainer, TrainResult
 from ctrviz.utils import atomic_torch_save, atomic_write_text, seed_everything
 
@@ -115,83 +112,6 @@ def compare_models(model_names: Sequence[str], data: CTRData, train: TrainConfig
         row, results[name] = run_model(name, data, train)
         rows.append(row)
     return pd.DataFrame(rows), results
-
-
-def pair_importance(interactions: pd.DataFrame, layer: int = 1) -> pd.DataFrame:
-    """Rank the unordered field pairs of a GIN/AOANet layer by Σ |α| over subspaces and both orders.
-
-    Args:
-        interactions: :meth:`ctrviz.models.gin.GIN.interactions` or ``AOANet.selection`` (columns layer,
-            subspace, left, right, alpha, kept).
-        layer: which layer (1 = field × field).
-
-    Returns:
-        one row per unordered pair {a, b} (a = b included when the pairing has it): a, b, importance
-        (Σ_s |α_s,ab| + |α_s,ba|), kept (any subspace/order kept), rank (1 = largest), sorted by rank.
-
-    Example:
-        >>> t = pd.DataFrame({"layer": 1, "subspace": 0, "left": ["x", "y", "x"], "right": ["y", "x", "x"],
-        ...                   "alpha": [0.5, -2.0, 1.0], "kept": [False, True, False]})
-        >>> pair_importance(t)[["a", "b", "importance", "rank"]].values.tolist()
-        [['x', 'y', 2.5, 1], ['x', 'x', 1.0, 2]]
-    """
-    t = interactions[interactions.layer == layer]
-    a = [min(u, v) for u, v in zip(t.left, t.right, strict=True)]
-    b = [max(u, v) for u, v in zip(t.left, t.right, strict=True)]
-    out = (t.assign(a=a, b=b, importance=t.alpha.abs())
-           .groupby(["a", "b"], as_index=False).agg(importance=("importance", "sum"), kept=("kept", "any"))
-           .sort_values(["importance", "a", "b"], ascending=[False, True, True], ignore_index=True))
-    out["rank"] = range(1, len(out) + 1)
-    return out
-
-
-def kept_at_ratio(interactions: pd.DataFrame, ratio: float, ranking: str) -> pd.Series:
-    """The ``kept`` column :func:`ctrviz.models.aoanet.select_gates` would set at ``ratio``, every listed α a candidate.
-
-    For "what if r were 0.1?" on a trained model's :meth:`~ctrviz.models.gin.GIN.interactions` table, without
-    the model. ``ranking``: ``"subspace"``, ``"layer"`` or ``"global"``.
-
-    Rebuilds one :class:`~ctrviz.nn.gin.GINLayer` per layer of the table (α from the table, the listed pairs
-    open) with the nodes in first-seen order, i.e. the model's, so ties break as they do in the model.
-    """
-    layers, where = [], []
-    for li in sorted(pd.unique(interactions["layer"]).tolist()):
-        t = interactions[interactions["layer"] == li]
-        left = {n: i for i, n in enumerate(dict.fromkeys(t["left"]))}
-        right = {n: i for i, n in enumerate(dict.fromkeys(t["right"]))}
-        s = torch.tensor(t["subspace"].to_numpy(dtype=np.int64))
-        u = torch.tensor([left[n] for n in t["left"]], dtype=torch.int64)
-        v = torch.tensor([right[n] for n in t["right"]], dtype=torch.int64)
-        layer = GINLayer(len(left), len(right), 1, int(s.max()) + 1)
-        with torch.no_grad():
-            layer.alpha.zero_()
-            layer.gate.zero_()
-            layer.alpha[s, u, v] = torch.tensor(t["alpha"].to_numpy(dtype=np.float32))
-            layer.gate[s, u, v] = 1.0
-        layers.append(layer)
-        where.append((t.index, s, u, v))
-    gates = select_gates(layers, ratio, ranking)
-    kept = pd.Series(False, index=interactions.index)
-    for gate, (index, s, u, v) in zip(gates, where, strict=True):
-        kept.loc[index] = (gate[s, u, v] > 0).numpy()
-    return kept
-
-
-def planted_pair_ranks(interactions: pd.DataFrame, planted: Sequence[tuple[str, str]]) -> pd.DataFrame:
-    """Where the synthetic data's planted pairs land in :func:`pair_importance` (layer 1).
-
-    Returns:
-        one row per planted pair: a, b, rank (1 = top |α|), of (number of pairs), importance, kept.
-    """
-    ranked = pair_importance(interactions)
-    rows = []
-    for u, v in planted:
-        hit = ranked[(ranked.a == min(u, v)) & (ranked.b == max(u, v))]
-        if hit.empty:
-            raise ValueError(f"planted pair ({u!r}, {v!r}) is not among the layer-1 interactions")
-        rows.append({"a": min(u, v), "b": max(u, v), "rank": int(hit["rank"].iloc[0]), "of": len(ranked),
-                     "importance": float(hit.importance.iloc[0]), "kept": bool(hit.kept.iloc[0])})
-    return pd.DataFrame(rows)
 
 
 # ---------------------------------------------------------------- sweeps with a result cache ----------------
@@ -398,43 +318,3 @@ def format_summary(summary: pd.DataFrame) -> pd.DataFrame:
     out["seconds_mean"] = out["seconds_mean"].round(1)
     out["samples_per_s_mean"] = out["samples_per_s_mean"].round(0).astype("int64")
     return out
-
-
-def subsample(data: CTRData, n_train: int, n_eval: int, seed: int = 0) -> CTRData:
-    """At most ``n_train`` training and ``n_eval`` valid/test rows, drawn at random (seeded): quick runs.
-
-    Per-split arrays in ``info`` (synthetic data's ``prob``, ``logit_parts``) keep the same rows, and the
-    oracle metrics are recomputed on the kept test rows.
-
-    Example:
-        >>> from ctrviz.data.synthetic import SyntheticConfig, make_synthetic
-        >>> small = subsample(make_synthetic(SyntheticConfig(n_rows=1000, n_fields=6)), 100, 20)
-        >>> len(small.train), len(small.valid), len(small.test), len(small.info["prob"]["test"])
-        (100, 20, 20, 20)
-    """
-    g = torch.Generator().manual_seed(seed)
-    cut, rows = {}, {}
-    for split, n in (("train", n_train), ("valid", n_eval), ("test", n_eval)):
-        b = getattr(data, split)
-        rows[split] = torch.arange(len(b)) if len(b) <= n else torch.randperm(len(b), generator=g)[:n].sort().values
-        cut[split] = b if len(b) <= n else b[rows[split].to(b.device)]
-    info = {k: _cut_per_split(v, rows) for k, v in data.info.items() if not k.startswith("oracle")}
-    if "prob" in info:                                   # synthetic data: the oracle of the kept test rows
-        y, p = cut["test"].label.cpu().numpy(), info["prob"]["test"]
-        info["oracle_auc"] = float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else float("nan")
-        info["oracle_logloss"] = float(log_loss(y, p, labels=[0, 1]))
-    return CTRData(data.name, data.schema, cut["train"], cut["valid"], cut["test"],
-                   {**info, "subsample": {s: len(b) for s, b in cut.items()}})
-
-
-def _cut_per_split(value: object, rows: Mapping[str, torch.Tensor]) -> object:
-    """``info`` values held per split (``{"train": array, …}``, nested) keep the subsampled rows only."""
-    if isinstance(value, Mapping) and set(value) == set(rows):
-        return {s: _take(v, rows[s]) for s, v in value.items()}
-    return value
-
-
-def _take(value: object, idx: torch.Tensor) -> object:
-    if isinstance(value, Mapping):
-        return {k: _take(v, idx) for k, v in value.items()}
-    return value[idx.numpy()] if hasattr(value, "__getitem__") and hasattr(value, "shape") else value

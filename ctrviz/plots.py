@@ -19,7 +19,7 @@ import re
 import textwrap
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -32,9 +32,10 @@ from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import MaxNLocator
+from torch import Tensor
 
-from ctrviz.experiments import kept_at_ratio, planted_pair_ranks
 from ctrviz.lemmas import TOLERANCE
+from ctrviz.models.aoanet import kept_at_ratio, planted_pair_ranks
 
 
 def plot_model_comparison(results: pd.DataFrame, oracle_auc: float | None = None, metric: str = "auc",
@@ -334,7 +335,7 @@ def plot_interaction_heatmap(interactions: pd.DataFrame, layer: int = 1,
 
     Layer 1, ``ordered=False`` (the default there): one cell per *unordered* pair {u, v} in the lower
     triangle (upper triangle blank), both orders and all subspaces pooled — for ``value="abs_sum"`` the
-    cell is Σ_s (|α_s,uv| + |α_s,vu|), exactly :func:`ctrviz.experiments.pair_importance`'s importance,
+    cell is Σ_s (|α_s,uv| + |α_s,vu|), exactly :func:`ctrviz.models.aoanet.pair_importance`'s importance,
     so the heatmap and the rank table agree. The diagonal u = v has only one order, so under ``pairing="all"``
     it gets half the terms of an off-diagonal cell; ``value="abs_mean"`` (mean |α| over the cell's
     terms) compares them fairly. ``ordered=True`` (always for layers ≥ 2, whose right side is the previous
@@ -348,7 +349,7 @@ def plot_interaction_heatmap(interactions: pd.DataFrame, layer: int = 1,
             subspace, left, right, alpha; kept for ``value="kept"``).
         layer: which layer (1 = field × field).
         planted: field pairs to box in red, e.g. ``data.info["planted_pairs"]`` of the synthetic data;
-            the legend gives their ranks by Σ|α| (:func:`ctrviz.experiments.planted_pair_ranks`). Layer 1 only.
+            the legend gives their ranks by Σ|α| (:func:`ctrviz.models.aoanet.planted_pair_ranks`). Layer 1 only.
         value: ``"abs_sum"`` Σ|α|, ``"abs_mean"`` mean |α|, or ``"kept"`` the number of kept gates in the cell.
         ordered: see above; ``None`` = symmetric for layer 1, ordered after.
         annot: write the values in the cells; ``None`` = when there are at most 100 cells.
@@ -933,3 +934,116 @@ def plot_lemma_errors(table: pd.DataFrame, tolerance: float = TOLERANCE, ax: Axe
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4, fontsize=7, frameon=False, borderaxespad=0.3,
               handletextpad=0.3, columnspacing=1.2)
     return ax.figure
+
+
+# ---------------------------------------------------------------- W patterns (AOANet Eq. 4) -------------------
+
+
+def _symmetric_limit(values: np.ndarray) -> float:
+    finite = np.abs(values[np.isfinite(values)])
+    return float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+
+
+def _as_stack(weight: Tensor | np.ndarray, func: str) -> np.ndarray:
+    """``weight`` as a float64 array (S, D, D) (a (D, D) gets S = 1); ValueError otherwise."""
+    if isinstance(weight, Tensor):
+        weight = weight.detach().cpu().double().numpy()
+    try:
+        w = np.asarray(weight, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{func}: weight must be a tensor or array of numbers, got {type(weight).__name__}") from err
+    w = w + 0.0                                                       # -0.0 → 0.0 (no "-0" in the cells)
+    if w.ndim == 2:
+        w = w[None]
+    if w.ndim != 3 or w.shape[1] != w.shape[2] or w.shape[0] == 0:
+        raise ValueError(f"{func}: weight must be (D, D) or (S, D, D) with S >= 1, got shape {w.shape}")
+    return w
+
+
+def _matrix_heatmap(ax: Axes, matrix: np.ndarray, vmax: float, annot: bool, rows: Sequence[str] | None = None,
+                    cols: Sequence[str] | None = None) -> None:
+    """A diverging heatmap centred at 0 (non-finite cells left blank on a grey background)."""
+    frame = pd.DataFrame(matrix, index=rows, columns=cols)
+    sns.heatmap(frame, mask=~np.isfinite(matrix), cmap="RdBu_r", vmin=-vmax, vmax=vmax, annot=annot,
+                fmt=".2g", annot_kws={"fontsize": 7}, cbar=False, square=True, linewidths=0.3, linecolor="white",
+                xticklabels=True, yticklabels=True, ax=ax)
+    ax.set_facecolor("#bbbbbb")
+    ax.tick_params(labelsize=8, length=0)
+    plt.setp(ax.get_yticklabels(), rotation=0)
+
+
+def _weight_panels(weight: Tensor | np.ndarray | dict[str, Any], labels: Sequence[str] | None, max_panels: int,
+                   func: str, keys: Sequence[str]) -> tuple[np.ndarray, list[str], dict[str, Any] | None]:
+    """The (S, D, D) stack to draw, one label per matrix, and the pattern dict (``lemma_weights``) if one was given."""
+    pattern = None
+    if isinstance(weight, dict):
+        for key in keys:
+            if key not in weight:
+                raise ValueError(f"{func}: a pattern dict needs key {key!r} (from ctrviz.lemmas.lemma_weights)")
+        pattern, weight = weight, weight["weight"]
+        labels = pattern["labels"] if labels is None else labels
+    w = _as_stack(weight, func)
+    if isinstance(max_panels, bool) or not isinstance(max_panels, int) or max_panels < 1:
+        raise ValueError(f"{func}: max_panels must be an int >= 1, got {max_panels!r}")
+    S = w.shape[0]
+    labels = [f"W^{s}" for s in range(S)] if labels is None else [str(x) for x in labels]
+    if len(labels) != S:
+        raise ValueError(f"{func}: {len(labels)} labels for {S} matrices")
+    return w, labels, pattern
+
+
+def plot_weight_pattern(weight: Tensor | np.ndarray | dict[str, Any], labels: Sequence[str] | None = None,
+                        title: str | None = None, note: str | None = None, max_panels: int = 4,
+                        annot: bool | None = None, value_label: str = "W_ij") -> Figure:
+    """Heatmaps of generalized-interaction weights W (AOANet Eq. 4: Z_ij = u_i v_j W_ij), one panel per W.
+
+    Colours diverge around 0 on one scale shared by the panels (red > 0, blue < 0); non-finite entries
+    (the degenerate AutoInt construction) are grey.
+
+    Args:
+        weight: (D, D) or (S, D, D) tensor/array, or the dict of :func:`ctrviz.lemmas.lemma_weights`
+            (its ``weight``, ``labels`` and constraint are used).
+        labels: a title per panel (default ``W^0, W^1, …``).
+        title: the figure's title.
+        note: a line of text under the panels.
+        max_panels: draw at most this many W (the title says how many are left out).
+        annot: write the values in the cells; ``None`` = when D ≤ 6.
+        value_label: the colour bar's label (e.g. ``"Z_ij"`` to draw interaction maps).
+
+    Returns:
+        the Figure (axes 0..k−1 the panels, then a colour bar).
+
+    Example:
+        >>> fig = plot_weight_pattern(torch.eye(3), title="W = I")
+        >>> fig.axes[0].collections[0].get_array().reshape(3, 3).tolist()[0]
+        [1.0, 0.0, 0.0]
+        >>> plt.close(fig)
+    """
+    func = "plot_weight_pattern"
+    w, labels, pattern = _weight_panels(weight, labels, max_panels, func, ("weight", "labels", "model", "constraint"))
+    if pattern is not None and title is None:
+        title = f"{pattern['model']}: {pattern['constraint']}"
+    S, D = w.shape[0], w.shape[1]
+    shown = min(S, max_panels)
+    annot = D <= 6 if annot is None else annot
+    vmax = _symmetric_limit(w[:shown])
+    side = 2.4 if D <= 6 else 3.0
+    width = max(6.5, side * shown + 1.2)
+    fig, axes = plt.subplots(1, shown, figsize=(width, side + 1.1), layout="constrained", squeeze=False)
+    ticks = [str(i) for i in range(D)]
+    for s, ax in enumerate(axes[0]):
+        _matrix_heatmap(ax, w[s], vmax, annot, ticks, ticks)
+        ax.set_title(labels[s], fontsize=9)
+        ax.set_xlabel("j (index of v)", fontsize=8)
+        ax.set_ylabel("i (index of u)" if s == 0 else "", fontsize=8)
+        if D > 12:
+            ax.set_xticks(ax.get_xticks()[::2])
+            ax.set_yticks(ax.get_yticks()[::2])
+    mappable = axes[0][0].collections[0]
+    fig.colorbar(mappable, ax=list(axes[0]), shrink=0.8, label=value_label)
+    more = f" (first {shown} of {S})" if shown < S else ""
+    if title is not None or more:
+        fig.suptitle(textwrap.fill(f"{title or 'W'}{more}", int(width * 11)), fontsize=10)
+    if note:
+        fig.supxlabel(textwrap.fill(note, int(width * 14)), fontsize=8)
+    return fig

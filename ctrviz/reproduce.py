@@ -13,6 +13,9 @@ Each spec is a grid of :class:`~ctrviz.experiments.RunSpec` (models × settings 
 ``aoanet-fig3``     AOANet Fig. 3: GIN layers L, subspaces S, AOANet selection ratio r
 ==================  ===============================================================================
 
+:func:`auc_by_ratio` reads AOANet's re-trained AUC per selection ratio r out of a sweep's runs or summary (what
+``aoanet-fig3`` writes; the pruning explorer shows it).
+
 ``quick=True`` runs one seed, one epoch (lr 1e-2), on at most 8,000 training and 2,000 valid/test rows,
 and a reduced grid: every spec finishes in under 2 minutes on 2 CPU cores (the test suite runs them all).
 
@@ -33,11 +36,13 @@ from pathlib import Path
 from typing import Literal
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
 from ctrviz.data.batch import CTRData
-from ctrviz.experiments import RunSpec, format_summary, subsample, summarize, sweep
+from ctrviz.data.subsample import subsample
+from ctrviz.experiments import RunSpec, format_summary, summarize, sweep
 from ctrviz.models import get_spec
 from ctrviz.train import TrainConfig
 from ctrviz.utils import atomic_write_bytes, atomic_write_text
@@ -125,6 +130,61 @@ def _aoanet_fig3(quick: bool) -> list[tuple[str, str, dict, dict]]:
     grid += [("gin", "gin", {"subspaces": S}, {"knob": "subspaces S", "value": S}) for S in subspaces]
     grid += [("aoanet", "aoanet", {"ratio": r}, {"knob": "ratio r", "value": r}) for r in ratios]
     return grid
+
+
+def auc_by_ratio(sweep: pd.DataFrame) -> pd.DataFrame:
+    """AOANet's re-trained AUC per selection ratio r, from a sweep's runs or its summary (AOANet Fig. 3, right).
+
+    Args:
+        sweep: :func:`~ctrviz.experiments.sweep`'s runs or :func:`~ctrviz.experiments.summarize`'s table, with
+            the ratio in a ``ratio`` column, or in ``value`` where ``knob`` names it (as ``aoanet-fig3`` writes:
+            ``knob = "ratio r"``); and ``auc`` (runs: mean and std over them) or ``auc_mean`` (a summary: its
+            ``auc_std`` and ``n`` kept). Only the ``aoanet`` rows when a ``model`` column has any.
+
+    Returns:
+        one row per ratio, sorted: ratio, auc, auc_std (NaN for a single run), n (runs).
+
+    Raises:
+        ValueError: ``sweep`` is not a DataFrame, lacks the columns, holds no numeric ratio or no rows with one.
+
+    Example:
+        >>> runs = pd.DataFrame({"model": "aoanet", "knob": "ratio r", "value": [0.3, 0.3, 1.0],
+        ...                      "auc": [0.70, 0.80, 0.60]})
+        >>> auc_by_ratio(runs).round(4).values.tolist()
+        [[0.3, 0.75, 0.0707, 2.0], [1.0, 0.6, nan, 1.0]]
+    """
+    if not isinstance(sweep, pd.DataFrame):
+        raise ValueError(f"sweep must be a pandas DataFrame, got {type(sweep).__name__}")
+    t = sweep
+    if "ratio" in t.columns:
+        col = "ratio"
+    elif "value" in t.columns and "knob" in t.columns:
+        t = t[t["knob"].astype(str).str.contains("ratio")]
+        col = "value"
+    else:
+        raise ValueError(f"sweep needs a 'ratio' column, or 'knob' and 'value' as `ctrviz reproduce aoanet-fig3` "
+                         f"writes; have {list(sweep.columns)}")
+    if "model" in t.columns and (t["model"] == "aoanet").any():
+        t = t[t["model"] == "aoanet"]
+    if "auc_mean" in t.columns:
+        auc, std = t["auc_mean"], t["auc_std"] if "auc_std" in t.columns else pd.Series(np.nan, index=t.index)
+        n = t["n"] if "n" in t.columns else pd.Series(1, index=t.index)
+    elif "auc" in t.columns:
+        auc, std, n = t["auc"], pd.Series(np.nan, index=t.index), pd.Series(1, index=t.index)
+    else:
+        raise ValueError(f"sweep needs an 'auc' (runs) or 'auc_mean' (summary) column; have {list(sweep.columns)}")
+    try:
+        ratio = pd.to_numeric(t[col])
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"sweep column {col!r} must hold numbers (the ratio r)") from err
+    rows = pd.DataFrame({"ratio": ratio, "auc": pd.to_numeric(auc), "std": std, "n": n}).dropna(subset=["ratio"])
+    if rows.empty:
+        raise ValueError("sweep has no rows with a ratio r")
+    if "auc_mean" in t.columns:
+        out = rows.groupby("ratio").agg(auc=("auc", "mean"), auc_std=("std", "mean"), n=("n", "sum"))
+    else:
+        out = rows.groupby("ratio").agg(auc=("auc", "mean"), auc_std=("auc", "std"), n=("auc", "size"))
+    return out.reset_index()
 
 
 SPECS: dict[str, Spec] = {s.name: s for s in (

@@ -8,7 +8,11 @@
   keeps (:func:`ctrviz.plots.plot_pruning_mask` / :func:`~ctrviz.plots.plot_interaction_heatmap`), how many,
   whether the planted pairs survive, and the re-trained AUC at r from a cached sweep.
 - :func:`coaction_explorer`: pick an induction id and a feed id of a CAN model → the micro-MLP weights
-  reshaped from ``P_induction`` (heatmaps) and each layer's output for that feed (CAN Eq. 5–9).
+  reshaped from ``P_induction`` (heatmaps) and each layer's output for that feed (CAN Eq. 5–9), as
+  :meth:`ctrviz.nn.coaction.CoAction.explain` returns them.
+
+Widgets only draw: the numbers come from the models and their analysis (``CoAction.explain``,
+:func:`ctrviz.models.aoanet.kept_at_ratio`, :func:`ctrviz.reproduce.auc_by_ratio`), never from math redone here.
 
 Each returns an ``ipywidgets.VBox`` whose attributes hold the current state, so code and tests drive it
 without a browser: set a control (``w.slider.value = 0.5``) and read ``w.figure``, ``w.kept_fraction``, ….
@@ -21,8 +25,8 @@ ImportError without ipywidgets). The static Figure shows everything the widget d
 info panel's text as a block under the panels (the figure's ``supxlabel``), so a saved notebook or a
 headless run loses nothing but the controls.
 
-:func:`plot_weight_pattern` draws a stack of W matrices' values; :func:`plot_weight_structure` what a lemma
-constrains in them (:func:`weight_structure`: fixed 0 or 1, tied, free, input-dependent).
+:func:`plot_weight_structure` draws what a lemma constrains in a stack of W matrices (:func:`weight_structure`:
+fixed 0 or 1, tied, free, input-dependent); their values, :func:`ctrviz.plots.plot_weight_pattern`.
 
 Example:
     >>> import matplotlib; matplotlib.use("Agg")
@@ -45,9 +49,7 @@ from typing import Any, Literal
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 import torch
-from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
@@ -55,11 +57,20 @@ from matplotlib.patches import Patch
 from torch import Tensor
 
 from ctrviz.data.batch import Batch
-from ctrviz.data.schema import FIRST_ID, OOV_ID, PAD_ID
-from ctrviz.experiments import kept_at_ratio, planted_pair_ranks
+from ctrviz.data.schema import FIRST_ID, OOV_ID
 from ctrviz.lemmas import LEMMAS, check, lemma_weight_models, lemma_weights
+from ctrviz.models.aoanet import kept_at_ratio, planted_pair_ranks
 from ctrviz.nn.coaction import CoAction
-from ctrviz.plots import plot_interaction_heatmap, plot_pruning_mask
+from ctrviz.plots import (
+    _as_stack,
+    _matrix_heatmap,
+    _symmetric_limit,
+    _weight_panels,
+    plot_interaction_heatmap,
+    plot_pruning_mask,
+    plot_weight_pattern,
+)
+from ctrviz.reproduce import auc_by_ratio
 
 DPI = 80
 _MAX_IDS = 30
@@ -127,27 +138,6 @@ def _updater(box: Any, compute: Callable[[], dict[str, Any]], info_html: Callabl
     return update
 
 
-def _symmetric_limit(values: np.ndarray) -> float:
-    finite = np.abs(values[np.isfinite(values)])
-    return float(finite.max()) if finite.size and finite.max() > 0 else 1.0
-
-
-def _as_stack(weight: Tensor | np.ndarray, func: str) -> np.ndarray:
-    """``weight`` as a float64 array (S, D, D) (a (D, D) gets S = 1); ValueError otherwise."""
-    if isinstance(weight, Tensor):
-        weight = weight.detach().cpu().double().numpy()
-    try:
-        w = np.asarray(weight, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{func}: weight must be a tensor or array of numbers, got {type(weight).__name__}") from err
-    w = w + 0.0                                                       # -0.0 → 0.0 (no "-0" in the cells)
-    if w.ndim == 2:
-        w = w[None]
-    if w.ndim != 3 or w.shape[1] != w.shape[2] or w.shape[0] == 0:
-        raise ValueError(f"{func}: weight must be (D, D) or (S, D, D) with S >= 1, got shape {w.shape}")
-    return w
-
-
 def _fill(text: str, width: int) -> str:
     """``text`` wrapped to ``width`` characters line by line, its own line breaks kept."""
     return "\n".join(textwrap.fill(line, max(width, 20)) if line.strip() else "" for line in text.splitlines())
@@ -181,98 +171,6 @@ def _with_text_panel(fig: Figure, text: str, fontsize: int = 8) -> Figure:
 def _static_figure(state: dict[str, Any], info_html: Callable[[dict[str, Any]], str]) -> Figure:
     """A static explorer: the interactive one's figure plus its info panel's text, in one Figure."""
     return _with_text_panel(state["figure"], _panel_text(info_html(state)))
-
-
-def _matrix_heatmap(ax: Axes, matrix: np.ndarray, vmax: float, annot: bool, rows: Sequence[str] | None = None,
-                    cols: Sequence[str] | None = None) -> None:
-    """A diverging heatmap centred at 0 (non-finite cells left blank on a grey background)."""
-    frame = pd.DataFrame(matrix, index=rows, columns=cols)
-    sns.heatmap(frame, mask=~np.isfinite(matrix), cmap="RdBu_r", vmin=-vmax, vmax=vmax, annot=annot,
-                fmt=".2g", annot_kws={"fontsize": 7}, cbar=False, square=True, linewidths=0.3, linecolor="white",
-                xticklabels=True, yticklabels=True, ax=ax)
-    ax.set_facecolor("#bbbbbb")
-    ax.tick_params(labelsize=8, length=0)
-    plt.setp(ax.get_yticklabels(), rotation=0)
-
-
-# ---------------------------------------------------------------- W patterns and the lemma explorer ----------
-
-
-def _weight_panels(weight: Tensor | np.ndarray | dict[str, Any], labels: Sequence[str] | None, max_panels: int,
-                   func: str, keys: Sequence[str]) -> tuple[np.ndarray, list[str], dict[str, Any] | None]:
-    """The (S, D, D) stack to draw, one label per matrix, and the pattern dict (``lemma_weights``) if one was given."""
-    pattern = None
-    if isinstance(weight, dict):
-        for key in keys:
-            if key not in weight:
-                raise ValueError(f"{func}: a pattern dict needs key {key!r} (from ctrviz.lemmas.lemma_weights)")
-        pattern, weight = weight, weight["weight"]
-        labels = pattern["labels"] if labels is None else labels
-    w = _as_stack(weight, func)
-    if isinstance(max_panels, bool) or not isinstance(max_panels, int) or max_panels < 1:
-        raise ValueError(f"{func}: max_panels must be an int >= 1, got {max_panels!r}")
-    S = w.shape[0]
-    labels = [f"W^{s}" for s in range(S)] if labels is None else [str(x) for x in labels]
-    if len(labels) != S:
-        raise ValueError(f"{func}: {len(labels)} labels for {S} matrices")
-    return w, labels, pattern
-
-
-def plot_weight_pattern(weight: Tensor | np.ndarray | dict[str, Any], labels: Sequence[str] | None = None,
-                        title: str | None = None, note: str | None = None, max_panels: int = 4,
-                        annot: bool | None = None, value_label: str = "W_ij") -> Figure:
-    """Heatmaps of generalized-interaction weights W (AOANet Eq. 4: Z_ij = u_i v_j W_ij), one panel per W.
-
-    Colours diverge around 0 on one scale shared by the panels (red > 0, blue < 0); non-finite entries
-    (the degenerate AutoInt construction) are grey.
-
-    Args:
-        weight: (D, D) or (S, D, D) tensor/array, or the dict of :func:`ctrviz.lemmas.lemma_weights`
-            (its ``weight``, ``labels`` and constraint are used).
-        labels: a title per panel (default ``W^0, W^1, …``).
-        title: the figure's title.
-        note: a line of text under the panels.
-        max_panels: draw at most this many W (the title says how many are left out).
-        annot: write the values in the cells; ``None`` = when D ≤ 6.
-        value_label: the colour bar's label (e.g. ``"Z_ij"`` to draw interaction maps).
-
-    Returns:
-        the Figure (axes 0..k−1 the panels, then a colour bar).
-
-    Example:
-        >>> fig = plot_weight_pattern(torch.eye(3), title="W = I")
-        >>> fig.axes[0].collections[0].get_array().reshape(3, 3).tolist()[0]
-        [1.0, 0.0, 0.0]
-        >>> plt.close(fig)
-    """
-    func = "plot_weight_pattern"
-    w, labels, pattern = _weight_panels(weight, labels, max_panels, func, ("weight", "labels", "model", "constraint"))
-    if pattern is not None and title is None:
-        title = f"{pattern['model']}: {pattern['constraint']}"
-    S, D = w.shape[0], w.shape[1]
-    shown = min(S, max_panels)
-    annot = D <= 6 if annot is None else annot
-    vmax = _symmetric_limit(w[:shown])
-    side = 2.4 if D <= 6 else 3.0
-    width = max(6.5, side * shown + 1.2)
-    fig, axes = plt.subplots(1, shown, figsize=(width, side + 1.1), layout="constrained", squeeze=False)
-    ticks = [str(i) for i in range(D)]
-    for s, ax in enumerate(axes[0]):
-        _matrix_heatmap(ax, w[s], vmax, annot, ticks, ticks)
-        ax.set_title(labels[s], fontsize=9)
-        ax.set_xlabel("j (index of v)", fontsize=8)
-        ax.set_ylabel("i (index of u)" if s == 0 else "", fontsize=8)
-        if D > 12:
-            ax.set_xticks(ax.get_xticks()[::2])
-            ax.set_yticks(ax.get_yticks()[::2])
-    mappable = axes[0][0].collections[0]
-    fig.colorbar(mappable, ax=list(axes[0]), shrink=0.8, label=value_label)
-    more = f" (first {shown} of {S})" if shown < S else ""
-    if title is not None or more:
-        fig.suptitle(textwrap.fill(f"{title or 'W'}{more}", int(width * 11)), fontsize=10)
-    if note:
-        fig.supxlabel(textwrap.fill(note, int(width * 14)), fontsize=8)
-    return fig
 
 
 # ---------------------------------------------------------------- W structure: fixed, tied, free, input ------
@@ -350,7 +248,7 @@ def plot_weight_structure(weight: Tensor | np.ndarray | dict[str, Any], input_de
     Each panel is one W (a pair, subspace, key or layer), its cells coloured by :func:`weight_structure`:
     fixed 0 (white), fixed 1 (black), tied (orange, one letter per group of equal entries: one learned
     number), free (blue: an own learned number), input-dependent (purple), undefined (red). Unlike
-    :func:`plot_weight_pattern` it does not show the random values, only what the construction allows
+    :func:`~ctrviz.plots.plot_weight_pattern` it does not show the random values, only what the construction allows
     them to be. The legend (outside the panels, on the right) counts the entries of each kind.
 
     Args:
@@ -472,7 +370,7 @@ def lemma_explorer(model: str = "dcn", fields: int = 3, dim: int = 4, seeds: tup
 
     The W comes from :func:`ctrviz.lemmas.lemma_weights` (the baseline's own layer, small dims), drawn as its
     structure (:func:`plot_weight_structure`: fixed, tied, free or input-dependent entries) or its values
-    (:func:`plot_weight_pattern`); the errors from :func:`ctrviz.lemmas.check` of every
+    (:func:`~ctrviz.plots.plot_weight_pattern`); the errors from :func:`ctrviz.lemmas.check` of every
     :data:`~ctrviz.lemmas.LEMMAS` row the setting backs, over ``seeds`` × the default shapes, in float64.
 
     Args:
@@ -523,43 +421,6 @@ def lemma_explorer(model: str = "dcn", fields: int = 3, dim: int = 4, seeds: tup
 # ---------------------------------------------------------------- pruning explorer ---------------------------
 
 
-def _ratio_aucs(sweep: pd.DataFrame, func: str) -> pd.DataFrame:
-    """A sweep's runs or summary → one row per ratio: ratio, auc, auc_std, n (sorted by ratio)."""
-    if not isinstance(sweep, pd.DataFrame):
-        raise ValueError(f"{func}: sweep must be a pandas DataFrame, got {type(sweep).__name__}")
-    t = sweep
-    if "ratio" in t.columns:
-        col = "ratio"
-    elif "value" in t.columns and "knob" in t.columns:
-        t = t[t["knob"].astype(str).str.contains("ratio")]
-        col = "value"
-    else:
-        raise ValueError(f"{func}: sweep needs a 'ratio' column, or 'knob' and 'value' as `ctrviz reproduce "
-                         f"aoanet-fig3` writes; have {list(sweep.columns)}")
-    if "model" in t.columns and (t["model"] == "aoanet").any():
-        t = t[t["model"] == "aoanet"]
-    if "auc_mean" in t.columns:
-        auc, std = t["auc_mean"], t["auc_std"] if "auc_std" in t.columns else pd.Series(np.nan, index=t.index)
-        n = t["n"] if "n" in t.columns else pd.Series(1, index=t.index)
-    elif "auc" in t.columns:
-        auc, std, n = t["auc"], pd.Series(np.nan, index=t.index), pd.Series(1, index=t.index)
-    else:
-        raise ValueError(f"{func}: sweep needs an 'auc' (runs) or 'auc_mean' (summary) column; "
-                         f"have {list(sweep.columns)}")
-    try:
-        ratio = pd.to_numeric(t[col])
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{func}: sweep column {col!r} must hold numbers (the ratio r)") from err
-    rows = pd.DataFrame({"ratio": ratio, "auc": pd.to_numeric(auc), "std": std, "n": n}).dropna(subset=["ratio"])
-    if rows.empty:
-        raise ValueError(f"{func}: sweep has no rows with a ratio r")
-    if "auc_mean" in t.columns:
-        out = rows.groupby("ratio").agg(auc=("auc", "mean"), auc_std=("std", "mean"), n=("n", "sum"))
-    else:
-        out = rows.groupby("ratio").agg(auc=("auc", "mean"), auc_std=("auc", "std"), n=("auc", "size"))
-    return out.reset_index()
-
-
 def _auc_at(table: pd.DataFrame | None, ratio: float) -> tuple[float | None, float | None, str]:
     if table is None:
         return None, None, "no sweep given: pass sweep= (runs or summary with the ratio r) for the re-trained AUC"
@@ -589,8 +450,9 @@ def pruning_explorer(interactions: pd.DataFrame, planted: Sequence[tuple[str, st
                      view: Literal["mask", "heatmap"] = "mask", static: bool | None = None) -> Any:
     """Slide AOANet's selection ratio r → the interactions G(α) keeps, and the re-trained AUC at r (Sec. 3.5).
 
-    The gates at r are :func:`ctrviz.models.aoanet.select_gates`' (the top ⌈r·count⌉ of |α| per ``ranking``
-    group, every α in the table a candidate), as :func:`ctrviz.plots.plot_pruning_mask` previews them.
+    The gates at r are :func:`ctrviz.models.aoanet.kept_at_ratio`'s — AOANet's own selection
+    (:func:`~ctrviz.models.aoanet.select_from_alpha`: the top ⌈r·count⌉ of |α| per ``ranking`` group, every α in
+    the table a candidate) —, as :func:`ctrviz.plots.plot_pruning_mask` previews them.
 
     Args:
         interactions: :meth:`ctrviz.models.gin.GIN.interactions` or ``AOANet.selection`` (columns layer,
@@ -598,7 +460,8 @@ def pruning_explorer(interactions: pd.DataFrame, planted: Sequence[tuple[str, st
         planted: field pairs to mark (the synthetic data's ``data.info["planted_pairs"]``), layer 1 only.
         sweep: AUC by ratio, from :func:`ctrviz.experiments.sweep` / :func:`~ctrviz.experiments.summarize`
             (a ``ratio`` column, or ``knob``/``value`` as ``ctrviz reproduce aoanet-fig3`` writes; ``auc`` or
-            ``auc_mean``); the AUC at the cached ratio nearest r is shown. ``None``: no AUC.
+            ``auc_mean``; read by :func:`ctrviz.reproduce.auc_by_ratio`); the AUC at the cached ratio nearest r
+            is shown. ``None``: no AUC.
         ratio: the starting r in (0, 1].
         ranking: ``"subspace"``, ``"layer"`` or ``"global"``.
         layer: the layer drawn first (1 = field × field).
@@ -612,7 +475,7 @@ def pruning_explorer(interactions: pd.DataFrame, planted: Sequence[tuple[str, st
         current ``ratio``, ``ranking``, ``kept`` (bool Series on ``interactions``' index, every layer),
         ``kept_count``, ``total``, ``kept_fraction`` (over every layer, as AOANet's ``kept_fraction``),
         ``layer_counts`` ({layer: (kept, total)}), ``planted_status``
-        (:func:`ctrviz.experiments.planted_pair_ranks` at r, or ``None``), ``auc``, ``auc_ratio`` (the
+        (:func:`ctrviz.models.aoanet.planted_pair_ranks` at r, or ``None``), ``auc``, ``auc_ratio`` (the
         cached r it comes from), ``auc_text``, ``figure``.
 
     Example:
@@ -644,7 +507,10 @@ def pruning_explorer(interactions: pd.DataFrame, planted: Sequence[tuple[str, st
     planted = [tuple(p) for p in planted] if planted else None
     if planted:
         planted_pair_ranks(interactions.assign(kept=False), planted)      # unknown fields: ValueError now
-    table = _ratio_aucs(sweep, func) if sweep is not None else None
+    try:
+        table = auc_by_ratio(sweep) if sweep is not None else None
+    except ValueError as err:
+        raise ValueError(f"{func}: {err}") from err
     data = interactions.drop(columns=["kept"], errors="ignore")
 
     def state(r: float, shown_layer: int, how: str) -> dict[str, Any]:
@@ -692,54 +558,6 @@ def _coaction_unit(model: Any, func: str) -> CoAction:
     return unit
 
 
-def _micro_mlp(unit: CoAction, k: int, induction_id: int, order: int) -> tuple[Tensor, list[Tensor], list[Tensor]]:
-    """P_induction (D'·C_w,) of pair k and id, and the micro-MLP of order ``order`` it reshapes into (Eq. 5–6),
-    from :meth:`CoAction.micro_mlp`: each w_i (d_in, d_out), b_i (d_out,) when ``bias``."""
-    ids = torch.tensor([induction_id], device=unit.induction.weight.device)
-    with torch.no_grad():
-        layers = unit.micro_mlp(k, ids)                                                 # per layer (1, C_w, …)
-    c = order - 1 if unit.order_tables > 1 else 0
-    weights = [w[0, c] for w, _ in layers]                                              # (d_in, d_out) each
-    biases = [b[0, c] for _, b in layers if b is not None]                              # (d_out,) each
-    # P_induction itself: per order table, every layer's weights then its bias (the layout micro_mlp splits)
-    vector = torch.cat([t.flatten() for o in range(unit.order_tables) for w, b in layers
-                        for t in ((w[0, o], b[0, o]) if b is not None else (w[0, o],))])   # (D'·C_w,)
-    return vector, weights, biases
-
-
-def _feed_vector(unit: CoAction, k: int, feed_id: int) -> Tensor:
-    """P_feed (D,) of pair k's feed id (:meth:`CoAction.feed_vectors`)."""
-    with torch.no_grad():
-        return unit.feed_vectors(k, torch.tensor([feed_id], device=unit.induction.weight.device))[0]   # (D,)
-
-
-def _run_mlp(h: Tensor, weights: Sequence[Tensor], biases: Sequence[Tensor], tanh: bool) -> list[Tensor]:
-    """h_i = σ(w_{i-1}ᵀ h_{i-1} + b_{i-1}) for every layer (CAN Eq. 7–8): the L outputs (d_out,) each."""
-    outs = []
-    for li, w in enumerate(weights):
-        h = h @ w                                                                       # (d_in,) → (d_out,)
-        if biases:
-            h = h + biases[li]
-        h = torch.tanh(h) if tanh else h
-        outs.append(h)
-    return outs
-
-
-def _public_output(unit: CoAction, k: int, induction_id: int, feed_id: int) -> Tensor:
-    """The unit's own output for one row holding the two ids (:meth:`CoAction.per_position`, position 0): (O,)."""
-    schema, pair = unit.schema, unit.pairs[k]
-    device = unit.induction.weight.device
-    sparse = torch.full((1, len(schema.sparse_names)), OOV_ID, dtype=torch.long, device=device)
-    sparse[0, schema.sparse_names.index(pair.induction)] = induction_id
-    seqs = {n: torch.full((1, schema[n].max_len), PAD_ID, dtype=torch.long, device=device) for n in schema.seq_names}
-    if pair.feed in seqs:
-        seqs[pair.feed][0, 0] = feed_id
-    else:
-        sparse[0, schema.sparse_names.index(pair.feed)] = feed_id
-    batch = Batch(sparse, torch.zeros(1, len(schema.dense_names), device=device), seqs, torch.zeros(1, device=device))
-    return unit.per_position(batch)[unit.names[k]][0, 0].detach()                    # (O,)
-
-
 def _id_options(ids: Sequence[int] | None, batch: Batch | None, unit: CoAction, field: str, lowest: int,
                 func: str, what: str) -> list[int]:
     vocab = unit.schema[field].vocab_size
@@ -761,28 +579,20 @@ def _id_options(ids: Sequence[int] | None, batch: Batch | None, unit: CoAction, 
 
 
 def _coaction_state(unit: CoAction, k: int, induction_id: int, feed_id: int, order: int) -> dict[str, Any]:
-    cfg = unit.config
-    tanh = cfg.activation == "tanh"
-    with torch.no_grad():
-        p_feed = _feed_vector(unit, k, feed_id)
-        per_order = []
-        for c in range(1, cfg.orders + 1):
-            vector, weights, biases = _micro_mlp(unit, k, induction_id, c)
-            per_order.append((vector, weights, biases, p_feed ** c, _run_mlp(p_feed ** c, weights, biases, tanh)))
-        blocks = [torch.cat(outs) for *_, outs in per_order]                           # C × (Σ d_out,)
-        mine = torch.stack(blocks).sum(0) if cfg.order_combine == "sum" else torch.cat(blocks)
-        public = _public_output(unit, k, induction_id, feed_id)
-    diff = float((mine - public).abs().max())
-    if not diff <= 1e-5 * max(1.0, float(public.abs().max())):
+    """The explorer's state from :meth:`CoAction.explain`; a RuntimeError if its micro-MLP and the unit disagree."""
+    e = unit.explain(k, induction_id, feed_id, order)
+    diff = float((e.output - e.unit_output).abs().max())
+    if not diff <= 1e-5 * max(1.0, float(e.unit_output.abs().max())):
         raise RuntimeError(f"coaction_explorer: the reshaped micro-MLP differs from the unit's own output by {diff:.3g}"
                            " — has CoAction's weight layout changed?")
-    vector, weights, biases, h0, outs = per_order[order - 1]
-    figure = _coaction_figure(unit.names[k], induction_id, feed_id, order, cfg.orders, vector, weights, biases, h0,
-                              outs)
-    return {"pair_name": unit.names[k], "induction_id": induction_id, "feed_id": feed_id,
-            "induction_vector": vector.cpu(), "weights": [w.cpu() for w in weights],
-            "biases": [b.cpu() for b in biases] if biases else None, "feed_vector": h0.cpu(),
-            "outputs": [o.cpu() for o in outs], "unit_output": public.cpu(), "max_abs_diff": diff, "figure": figure}
+    biases = list(e.biases) if e.biases is not None else []
+    figure = _coaction_figure(e.pair, induction_id, feed_id, order, unit.config.orders, e.induction_vector,
+                              e.weights, biases, e.inputs, e.outputs)
+    return {"pair_name": e.pair, "induction_id": induction_id, "feed_id": feed_id,
+            "induction_vector": e.induction_vector.cpu(), "weights": [w.cpu() for w in e.weights],
+            "biases": [b.cpu() for b in biases] if biases else None, "feed_vector": e.inputs.cpu(),
+            "outputs": [o.cpu() for o in e.outputs], "unit_output": e.unit_output.cpu(), "max_abs_diff": diff,
+            "figure": figure}
 
 
 def _coaction_html(s: dict[str, Any]) -> str:
@@ -841,9 +651,9 @@ def coaction_explorer(model: Any, pair: str | None = None, induction_ids: Sequen
     The induction id's vector ``P_induction`` is cut into the micro-MLP's weights and biases
     (‖_i (w_i ‖ b_i), Eq. 5–6), drawn as heatmaps (bias as the last row ``b``); the feed id's vector
     ``P_feed`` (to the power c for order c, Eq. 11) runs through it, and every layer's output h_1 … h_L is
-    drawn (Eq. 7–9). The explorer checks its reshaping against the unit's own output
-    (:meth:`ctrviz.nn.coaction.CoAction.per_position` of a one-row batch holding the two ids) and raises a
-    RuntimeError if they differ.
+    drawn (Eq. 7–9) — all from :meth:`ctrviz.nn.coaction.CoAction.explain`. The explorer checks that the
+    micro-MLP run one vector at a time matches the unit's own batched output (``explain``'s ``unit_output``) and
+    raises a RuntimeError if they differ.
 
     Args:
         model: a :class:`~ctrviz.models.can.CAN` (or any model with a ``coaction`` unit), or a

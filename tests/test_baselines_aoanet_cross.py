@@ -9,7 +9,7 @@ import math
 
 import pytest
 import torch
-from test_baselines_can import batch, brute_fields, schema
+from helpers import batch, brute_fields, schema
 
 from ctrviz.data import Field, Schema
 from ctrviz.data.synthetic import SyntheticConfig, make_synthetic

@@ -10,7 +10,7 @@ import math
 
 import pytest
 import torch
-from test_baselines_can import batch, brute_fields, hand_weights, schema
+from helpers import batch, brute_fields, hand_weights, schema
 
 from ctrviz.data import Field, Schema
 from ctrviz.data.synthetic import SyntheticConfig, make_synthetic

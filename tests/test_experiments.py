@@ -10,8 +10,9 @@ import pytest
 
 from ctrviz import experiments
 from ctrviz.__main__ import main
+from ctrviz.data.subsample import subsample
 from ctrviz.data.synthetic import SyntheticConfig, make_synthetic
-from ctrviz.experiments import RunSpec, data_fingerprint, run_key, subsample, summarize, sweep
+from ctrviz.experiments import RunSpec, data_fingerprint, run_key, summarize, sweep
 from ctrviz.reproduce import SPECS, reproduce
 from ctrviz.train import TrainConfig
 

@@ -16,12 +16,12 @@ from matplotlib.container import BarContainer
 from matplotlib.patches import Rectangle
 from matplotlib.text import Text
 
+from ctrviz import lemmas
 from ctrviz.data import Field, Schema
 from ctrviz.data.batch import Batch
 from ctrviz.data.schema import Pair
-from ctrviz.experiments import pair_importance
 from ctrviz.models import create
-from ctrviz.models.aoanet import select_gates
+from ctrviz.models.aoanet import pair_importance, select_gates
 from ctrviz.plots import (
     plot_ablation,
     plot_alpha_distributions,
@@ -33,6 +33,7 @@ from ctrviz.plots import (
     plot_params_vs_auc,
     plot_pruning_mask,
     plot_training_curves,
+    plot_weight_pattern,
 )
 from ctrviz.reproduce import SPECS, plot_spec
 
@@ -439,6 +440,40 @@ def test_new_plot_errors_name_the_bad_column_or_argument():
     with pytest.raises(ValueError, match="tolerance must be a positive number, got 0"):
         plot_lemma_errors(LEMMA_TABLE, tolerance=0)
     plt.close("all")
+
+
+# ---------------------------------------------------------------- plot_weight_pattern -----------------------
+
+
+def heat(fig, k=0):
+    """The values of the k-th axes' heatmap (masked cells as NaN)."""
+    return np.ma.filled(fig.axes[k].collections[0].get_array().astype(float), np.nan)
+
+
+def test_plot_weight_pattern_draws_each_w_and_limits_panels():
+    w = torch.stack([torch.eye(3), -torch.ones(3, 3), torch.zeros(3, 3)])
+    fig = plot_weight_pattern(w, labels=["I", "-1", "0"], max_panels=2, title="three")
+    assert [a.get_title() for a in fig.axes[:2]] == ["I", "-1"]
+    assert heat(fig, 0).reshape(3, 3).tolist() == torch.eye(3).tolist()
+    assert heat(fig, 1).reshape(3, 3).tolist() == (-torch.ones(3, 3)).tolist()
+    assert "first 2 of 3" in fig._suptitle.get_text()
+    fig = plot_weight_pattern(lemmas.lemma_weights("outer", dim=2))               # a pattern dict
+    assert "outer" in fig._suptitle.get_text()
+    fig = plot_weight_pattern(np.array([[1.0, np.nan], [np.inf, 2.0]]))           # non-finite: blank
+    assert np.isnan(heat(fig)).sum() == 2
+    plt.close("all")
+
+
+@pytest.mark.parametrize(("args", "kwargs", "match"), [
+    ((torch.zeros(2, 3),), {}, r"\(D, D\) or \(S, D, D\)"),
+    ((torch.zeros(2, 2),), {"labels": ["a", "b"]}, "2 labels for 1 matrices"),
+    ((torch.zeros(2, 2),), {"max_panels": 0}, "max_panels must be an int >= 1"),
+    (("abc",), {}, "tensor or array of numbers"),
+    (({"weight": torch.eye(2)},), {}, "pattern dict needs key 'labels'"),
+])
+def test_plot_weight_pattern_errors(args, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        plot_weight_pattern(*args, **kwargs)
 
 
 # ---------------------------------------------------------------- DESIGN.md "Figures": properties of the figure --

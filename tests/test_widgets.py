@@ -112,34 +112,6 @@ def test_lemma_weights_errors(kwargs, match):
         lemmas.lemma_weights(**kwargs)
 
 
-# ---------------------------------------------------------------- plot_weight_pattern -----------------------
-
-
-def test_plot_weight_pattern_draws_each_w_and_limits_panels():
-    w = torch.stack([torch.eye(3), -torch.ones(3, 3), torch.zeros(3, 3)])
-    fig = W.plot_weight_pattern(w, labels=["I", "-1", "0"], max_panels=2, title="three")
-    assert [a.get_title() for a in fig.axes[:2]] == ["I", "-1"]
-    assert heat(fig, 0).reshape(3, 3).tolist() == torch.eye(3).tolist()
-    assert heat(fig, 1).reshape(3, 3).tolist() == (-torch.ones(3, 3)).tolist()
-    assert "first 2 of 3" in fig._suptitle.get_text()
-    fig = W.plot_weight_pattern(lemmas.lemma_weights("outer", dim=2))               # a pattern dict
-    assert "outer" in fig._suptitle.get_text()
-    fig = W.plot_weight_pattern(np.array([[1.0, np.nan], [np.inf, 2.0]]))           # non-finite: blank
-    assert np.isnan(heat(fig)).sum() == 2
-
-
-@pytest.mark.parametrize(("args", "kwargs", "match"), [
-    ((torch.zeros(2, 3),), {}, r"\(D, D\) or \(S, D, D\)"),
-    ((torch.zeros(2, 2),), {"labels": ["a", "b"]}, "2 labels for 1 matrices"),
-    ((torch.zeros(2, 2),), {"max_panels": 0}, "max_panels must be an int >= 1"),
-    (("abc",), {}, "tensor or array of numbers"),
-    (({"weight": torch.eye(2)},), {}, "pattern dict needs key 'labels'"),
-])
-def test_plot_weight_pattern_errors(args, kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        W.plot_weight_pattern(*args, **kwargs)
-
-
 # ---------------------------------------------------------------- weight_structure / plot_weight_structure ----
 
 
@@ -446,6 +418,63 @@ def _can(**micro) -> CAN:
         for p in model.coaction.parameters():
             p.normal_()
     return model
+
+
+def _one_row(sparse: list[int], hist: list[int]) -> Batch:
+    """One row of _can()'s schema: the sparse ids (item, cat) and the history."""
+    return Batch(torch.tensor([sparse]), torch.zeros(1, 0), {"hist": torch.tensor([hist])}, torch.zeros(1))
+
+
+@pytest.mark.parametrize("micro", [{}, {"order_independence": True, "order_combine": "concat"},
+                                   {"micro_bias": False, "micro_activation": "none"}])
+def test_coaction_explain_equals_the_units_forward_output(micro):
+    """CoAction.explain runs the micro-MLP one vector at a time (what the explorer draws); the unit's batched forward
+    of a row holding the two ids gives the same output, and a history sum-pools the positions' explanations."""
+    unit = _can(**micro).coaction
+    for pair, ind, feed, row in (("item×hist", 5, 3, ([5, 0], [3, 0, 0, 0])), (1, 2, 4, ([2, 4], [0, 0, 0, 0]))):
+        e = unit.explain(pair, ind, feed)
+        k = list(unit.names).index(e.pair)
+        with torch.no_grad():
+            out = unit(_one_row(*row))[0, k]                          # (O,)
+        assert torch.allclose(e.output, out, atol=1e-6) and torch.equal(e.unit_output, out)
+        assert e.pair == unit.names[k] and (e.induction_id, e.feed_id, e.order) == (ind, feed, 1)
+    by_index, by_name = unit.explain(0, 5, 3, order=2), unit.explain("item×hist", 5, 3, order=2)
+    assert all(torch.equal(a, b) for a, b in zip(by_index.weights, by_name.weights, strict=True))
+    with torch.no_grad():                                                          # Eq. 10: sum over the history
+        pooled = unit(_one_row([5, 0], [3, 6, 0, 0]))[0, 0]
+    assert torch.allclose(unit.explain(0, 5, 3).output + unit.explain(0, 5, 6).output, pooled, atol=1e-6)
+
+
+@pytest.mark.parametrize(("micro", "bias", "tables", "out"), [
+    ({}, True, 1, 5), ({"order_independence": True, "order_combine": "concat"}, True, 3, 15),
+    ({"micro_bias": False}, False, 1, 5)])
+def test_coaction_explain_shapes(micro, bias, tables, out):
+    unit = _can(**micro).coaction
+    e = unit.explain("item×cat", induction_id=3, feed_id=2, order=3)
+    assert [tuple(w.shape) for w in e.weights] == [(4, 3), (3, 2)]                 # micro_layers (4, 3, 2)
+    assert e.biases is None if not bias else [tuple(b.shape) for b in e.biases] == [(3,), (2,)]
+    assert e.induction_vector.shape == (tables * (4 * 3 + 3 * 2 + (3 + 2 if bias else 0)),)   # D'·C_w
+    assert e.feed_vector.shape == (4,) and torch.equal(e.inputs, e.feed_vector ** 3)          # h_0 = P_feed³
+    assert [tuple(h.shape) for h in e.outputs] == [(3,), (2,)] and e.output.shape == (out,)
+    h = e.inputs                                                                   # by hand: h_i = σ(h w_i + b_i)
+    for i, w in enumerate(e.weights):
+        h = h @ w + (e.biases[i] if bias else 0)
+        h = torch.tanh(h) if "micro_activation" not in micro else h
+        assert torch.allclose(h, e.outputs[i])
+
+
+@pytest.mark.parametrize(("args", "match"), [
+    (("cat×hist", 2, 2), r"unknown co-action pair 'cat×hist'; pairs: \['item×hist', 'item×cat'\]"),
+    ((2, 2, 2), r"pair index 2 out of range 0..1"),
+    ((0, 8, 2), r"induction_id of field 'item' must be an int in \[0, 8\), got 8"),
+    ((0, True, 2), r"induction_id of field 'item' must be an int in \[0, 8\), got True"),
+    ((0, 2, 0), r"feed_id of field 'hist' must be an int in \[1, 8\), got 0"),
+    ((1, 2, 5), r"feed_id of field 'cat' must be an int in \[1, 5\), got 5"),
+    ((0, 2, 2, 4), r"order must be an int in \[1, 3\], got 4"),
+])
+def test_coaction_explain_errors(args, match):
+    with pytest.raises(ValueError, match=match):
+        _can().coaction.explain(*args)
 
 
 def test_coaction_explorer_follows_the_ids():
