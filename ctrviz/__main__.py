@@ -85,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true", help="continue from --checkpoint-dir/last.pt")
     t.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     t.add_argument("--fused", action="store_true", help="fused optimizer kernels (faster; equal up to rounding)")
+    t.add_argument("--embedding-optimizer", default="dense", choices=("dense", "lazy_adam", "rowwise_adagrad"),
+                   help="dense: the tables with Adam like every weight (default); lazy_adam / rowwise_adagrad: "
+                        "update only the rows a batch touches (a step's cost independent of the vocabulary)")
+    t.add_argument("--embedding-lr", type=_positive(float), default=None, metavar="LR",
+                   help="the tables' learning rate with a row-wise --embedding-optimizer (default: --lr)")
     t.add_argument("--amp", action="store_true",
                    help="bf16 autocast, also on a CPU with native bf16 (default: only on a bf16 GPU)")
     d = sub.add_parser("demo", help="train the baselines on synthetic data, print a table beside the oracle, "
@@ -140,6 +145,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     overrides = parse_overrides(args.model, args.overrides)
     make_config(args.model, overrides)                 # an impossible value fails here, before the data loads
     config = _train_config(args, checkpoint_dir=args.checkpoint_dir, resume=args.resume, fused=args.fused,
+                           embedding_optimizer=args.embedding_optimizer, embedding_lr=args.embedding_lr,
                            **({"amp": True} if args.amp else {}))
     # Under torchrun: one process per device, DistributedDataParallel, only rank 0 reports. Else a no-op.
     with distributed.process_group(args.device) as launched:

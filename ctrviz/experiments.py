@@ -179,7 +179,7 @@ def run_key(spec: RunSpec, train: TrainConfig, fingerprint: str) -> str:
 _CACHE_VERSION = 1          # bump when a result row's meaning changes
 # TrainConfig fields added since version 1, with their defaults: hashed only when set to something else, so
 # the runs cached before a field existed (which ran with its default) keep their keys.
-_ADDED_FIELDS = {"fused": False}
+_ADDED_FIELDS = {"fused": False, "embedding_optimizer": "dense", "embedding_lr": None}
 
 
 def _train_fields(train: TrainConfig) -> dict:

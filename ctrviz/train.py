@@ -62,13 +62,13 @@ from ctrviz import distributed
 from ctrviz.data.batch import Batch, CTRData, iter_batches
 from ctrviz.data.schema import Schema
 from ctrviz.metrics import evaluate
+from ctrviz.optim import DENSE_OPTIMIZERS as _OPTIMIZERS
+from ctrviz.optim import EmbeddingOptimizer, clip_grad_norm, make_optimizer
 from ctrviz.utils import atomic_torch_save, resolve_device, seed_everything, writable_dir
 
 __all__ = ["CheckpointError", "TrainConfig", "TrainResult", "Trainer", "TrainingDiverged", "check_input",
            "evaluate_model", "predict"]
 
-_OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "adagrad": torch.optim.Adagrad,
-               "sgd": torch.optim.SGD}
 
 
 @dataclass
@@ -135,6 +135,11 @@ class TrainConfig:
             batches, split over the ranks).
         lr, weight_decay: optimizer learning rate and L2 / decoupled weight decay.
         optimizer: ``"adam"``, ``"adamw"``, ``"adagrad"`` or ``"sgd"`` (plain, no momentum).
+        embedding_optimizer: ``"dense"`` (the embedding tables with ``optimizer``, like every weight),
+            ``"lazy_adam"`` or ``"rowwise_adagrad"``: sparse gradients for every ``nn.Embedding`` and an optimizer that
+            updates only the rows a batch touches, so a step costs what it touches (:mod:`ctrviz.optim`, which says
+            how each differs from dense Adam).
+        embedding_lr: the tables' learning rate with a row-wise ``embedding_optimizer`` (``None``: ``lr``).
         patience: stop after this many epochs without a higher validation AUC; 0 disables.
         restore_best: load the weights of the best validation-AUC epoch at the end.
         grad_clip: max global gradient L2 norm, or ``None``.
@@ -155,6 +160,8 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0
     optimizer: str = "adam"
+    embedding_optimizer: EmbeddingOptimizer = "dense"
+    embedding_lr: float | None = None
     patience: int = 2
     restore_best: bool = True
     grad_clip: float | None = None
@@ -183,6 +190,15 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{name} must be a finite number {'>=' if zero_ok else '>'} 0, got {v!r}")
         if self.optimizer not in _OPTIMIZERS:
             raise ValueError(f"TrainConfig.optimizer must be one of {sorted(_OPTIMIZERS)}, got {self.optimizer!r}")
+        if self.embedding_optimizer not in ("dense", "lazy_adam", "rowwise_adagrad"):
+            raise ValueError(f"TrainConfig.embedding_optimizer must be 'dense', 'lazy_adam' or 'rowwise_adagrad', "
+                             f"got {self.embedding_optimizer!r}")
+        e = self.embedding_lr
+        if e is not None and (isinstance(e, bool) or not isinstance(e, (int, float)) or not 0 < e < inf):
+            raise ValueError(f"TrainConfig.embedding_lr must be None or a finite number > 0, got {e!r}")
+        if self.embedding_optimizer != "dense" and self.compile:
+            raise ValueError("TrainConfig.compile=True needs embedding_optimizer='dense' (torch.compile does not "
+                             "trace the sparse gradients of row-wise updates)")
         for name in ("restore_best", "fused", "compile", "progress", "resume"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"TrainConfig.{name} must be True or False, got {getattr(self, name)!r}")
@@ -285,8 +301,8 @@ class Trainer:
         params = [p for p in model.parameters() if p.requires_grad]
         if not params:
             raise ValueError("the model has no trainable parameters")
-        opt = _OPTIMIZERS[cfg.optimizer](params, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                                         **({"fused": True} if cfg.fused else {}))
+        opt = make_optimizer(model, cfg.optimizer, cfg.lr, cfg.weight_decay, cfg.fused, cfg.embedding_optimizer,
+                             cfg.embedding_lr)
         ckpt = Path(cfg.checkpoint_dir) / "last.pt" if cfg.checkpoint_dir is not None else None
         identity = _run_identity(model, data, cfg.seed) if ckpt is not None else {}   # in last.pt; resume must match
         st = self._load(ckpt, model, opt, device, identity) if cfg.resume else _LoopState()
@@ -316,7 +332,8 @@ class Trainer:
                 st.bad_epochs += 1
             if ckpt is not None and main:
                 atomic_torch_save({**vars(st), "model": model.state_dict(), "optimizer": opt.state_dict(),
-                                   "optimizer_name": cfg.optimizer, "run": identity, "rng_cpu": torch.get_rng_state(),
+                                   "optimizer_name": self._optimizer_name(), "run": identity,
+                                   "rng_cpu": torch.get_rng_state(),
                                    "rng_cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None},
                                   ckpt)
             bar.set_postfix(loss=f"{loss:.4f}", valid_auc=f"{m['auc']:.4f}")
@@ -369,7 +386,7 @@ class Trainer:
             opt.zero_grad(set_to_none=True)
             (loss if weight == 1.0 else loss * weight).backward()
             if cfg.grad_clip is not None:
-                nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+                clip_grad_norm(params, cfg.grad_clip)
             opt.step()
             loss_sum += loss.detach() * n
             # Several ranks (any device) check the all-reduced sum, so that they all stop at the same step.
@@ -406,17 +423,25 @@ class Trainer:
             diff = sorted(set(mine.items()) ^ set(theirs.items()))[:4]
             raise ValueError(f"{path} was saved from a different model: state_dict keys/shapes differ, e.g. {diff}; "
                              "use a fresh checkpoint_dir or resume=False")
-        if ck["optimizer_name"] != self.config.optimizer:
+        if ck["optimizer_name"] != self._optimizer_name():
             raise ValueError(f"{path} was saved with optimizer {ck['optimizer_name']!r}, the config says "
-                             f"{self.config.optimizer!r}")
+                             f"{self._optimizer_name()!r}")
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
-        for g in opt.param_groups:  # the config, not the checkpoint, decides lr and weight decay
-            g.update(lr=self.config.lr, weight_decay=self.config.weight_decay)
+        cfg = self.config
+        for o in getattr(opt, "parts", (opt,)):  # the config, not the checkpoint, decides lr and weight decay
+            lr = cfg.lr if o is not getattr(opt, "rows", None) or cfg.embedding_lr is None else cfg.embedding_lr
+            for g in o.param_groups:
+                g.update(lr=lr, weight_decay=cfg.weight_decay)
         torch.set_rng_state(ck["rng_cpu"])
         if device.type == "cuda" and ck["rng_cuda"] is not None:
             torch.cuda.set_rng_state(ck["rng_cuda"], device)
         return _LoopState(**{k: ck[k] for k in _STATE_KEYS})
+
+    def _optimizer_name(self) -> str:
+        """The optimizer as ``last.pt`` records it: ``adam``, or ``adam+lazy_adam`` with a row-wise embedding one."""
+        cfg = self.config
+        return cfg.optimizer if cfg.embedding_optimizer == "dense" else f"{cfg.optimizer}+{cfg.embedding_optimizer}"
 
     @staticmethod
     def _read_checkpoint(path: Path) -> dict[str, Any]:

@@ -50,7 +50,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _rank_main(rank: int, port: int, out: Path) -> None:
+def _rank_main(rank: int, port: int, out: Path, embedding: str = "dense") -> None:
     """One rank, as torchrun would start it; writes what it saw to out/rank{rank}.pt."""
     os.environ.update(ENV, WORLD_SIZE=str(WORLD), RANK=str(rank), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
                       MASTER_PORT=str(port))
@@ -67,7 +67,8 @@ def _rank_main(rank: int, port: int, out: Path) -> None:
         with pytest.raises(ValueError, match="batch_size=199 is not divisible by the world size 2"):
             run_model("dnn", data(), config(batch_size=199), DNN)
         shares.clear()
-        row, res = run_model("dnn", data(), config(checkpoint_dir=str(out / "ckpt")), DNN)
+        row, res = run_model("dnn", data(), config(checkpoint_dir=str(out / "ckpt"), embedding_optimizer=embedding),
+                             DNN)
         torch.save({"launched": launched, "rank": distributed.rank(), "world": distributed.world_size(),
                     "state": res.model.state_dict(), "valid": res.valid, "test": res.test, "saves": saves,
                     "shares": shares,
@@ -76,11 +77,13 @@ def _rank_main(rank: int, port: int, out: Path) -> None:
     assert not distributed.active()  # the group is gone
 
 
-def test_two_ranks_train_like_one_process(tmp_path, monkeypatch):
+@pytest.mark.parametrize("embedding", ["dense", "lazy_adam"])
+def test_two_ranks_train_like_one_process(tmp_path, monkeypatch, embedding):
+    """Dense Adam, and row-wise updates of the embedding table (sparse gradients, all-reduced by DDP)."""
     for k, v in ENV.items():
         monkeypatch.setenv(k, v)
     # fork: the ranks inherit the imported modules (torch, ctrviz), which saves seconds per rank
-    ranks = mp.start_processes(_rank_main, args=(_free_port(), tmp_path), nprocs=WORLD, join=False,
+    ranks = mp.start_processes(_rank_main, args=(_free_port(), tmp_path, embedding), nprocs=WORLD, join=False,
                                start_method="fork")
     deadline = time.monotonic() + 180
     while not ranks.join(timeout=1):  # raises if a rank failed (and stops the other)
@@ -105,7 +108,7 @@ def test_two_ranks_train_like_one_process(tmp_path, monkeypatch):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        _, one = run_model("dnn", data(), config(), DNN)  # same seed, same global batch, one process
+        _, one = run_model("dnn", data(), config(embedding_optimizer=embedding), DNN)  # same seed and batches, 1 rank
     finally:
         torch.set_num_threads(threads)
     ref = one.model.state_dict()
