@@ -226,14 +226,18 @@ def peer_model(name: str, data: Data) -> nn.Module:
 Step = Callable[[Tensor], None]
 
 
-def ctrviz_step(model: nn.Module, data: Data, loss_sum: Tensor, fused: bool = False, amp: bool = False) -> Step:
+def ctrviz_step(model: nn.Module, data: Data, loss_sum: Tensor, fused: bool = False, amp: bool = False,
+                embedding: str = "dense") -> Step:
     """One step of ``Trainer._train_epoch`` on CPU: the batch gather included.
 
     ``fused`` and ``amp`` are ``TrainConfig(fused=True)`` (``torch.optim.Adam(..., fused=True)``: one pass over
     each parameter instead of about ten element-wise kernels, each allocating a temporary the size of the one
-    embedding table) and ``TrainConfig(amp=True)`` (bf16 autocast, on a CPU with native bf16).
+    embedding table) and ``TrainConfig(amp=True)`` (bf16 autocast, on a CPU with native bf16). ``embedding`` is
+    ``TrainConfig(embedding_optimizer=…)``: ``"lazy_adam"`` updates only the rows the batch touches
+    (:mod:`ctrviz.optim`), the optimizer :class:`~ctrviz.train.Trainer` builds with :func:`make_optimizer`.
     """
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3, fused=fused or None)
+    from ctrviz.optim import make_optimizer
+    opt = make_optimizer(model, "adam", lr=1e-3, fused=fused, embedding=embedding)
     model.train()
 
     def step(idx: Tensor) -> None:
@@ -276,10 +280,12 @@ def run_steps(step: Step, ids: Iterator[Tensor], n: int) -> float:
     return time.perf_counter() - t0
 
 
-FAST_SIDES = {"fused": {"fused": True}, "fused+bf16": {"fused": True, "amp": True}}
+FAST_SIDES = {"fused": {"fused": True}, "fused+bf16": {"fused": True, "amp": True},
+              "lazy": {"embedding": "lazy_adam"}, "lazy+fused+bf16": {"embedding": "lazy_adam", "fused": True,
+                                                                      "amp": True}}
 
 
-def fast_sides(fast: bool) -> dict[str, dict[str, bool]]:
+def fast_sides(fast: bool) -> dict[str, dict[str, object]]:
     """The :data:`FAST_SIDES` this run times: none without ``--fast``; the bf16 one only on a CPU with native bf16."""
     from ctrviz.train import _bf16_ok
     bf16 = _bf16_ok(torch.device("cpu"))
@@ -358,8 +364,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "2")))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--fast", action="store_true",
-                   help="also time ctrviz with TrainConfig(fused=True) and with fused=True, amp=True (bf16; only on "
-                        "a CPU with native bf16)")
+                   help="also time ctrviz with TrainConfig(fused=True), fused=True + amp=True (bf16; only on a CPU "
+                        "with native bf16), embedding_optimizer='lazy_adam', and lazy_adam + fused + bf16")
     p.add_argument("--profile", metavar="MODEL", choices=MODELS + EXTRA_MODELS,
                    help="profile this model (both sides) instead of timing")
     p.add_argument("--profile-rows", type=int, default=18)

@@ -47,9 +47,9 @@ from torch import Tensor, nn
 from ctrviz.data.batch import Batch
 from ctrviz.utils import resolve_device
 
-__all__ = ["LaunchEnv", "active", "all_gather_rows", "all_reduce_sum", "barrier", "bounds", "check_setup",
-           "destroy", "init", "is_main", "launch_env", "main_first", "mean", "process_group", "rank", "shard",
-           "world_size", "wrap"]
+__all__ = ["LaunchEnv", "TrainForward", "active", "all_gather_rows", "all_reduce_sum", "barrier", "bounds",
+           "check_setup", "destroy", "init", "is_main", "launch_env", "main_first", "mean", "process_group", "rank",
+           "shard", "world_size", "wrap"]
 
 _ENV = ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 _LAUNCH = "launch with `torchrun --nproc_per_node=N -m ctrviz train ...`"
@@ -265,8 +265,9 @@ def check_setup(device: torch.device, batch_size: int, *, world: int | None = No
     return device
 
 
-class _TrainForward(nn.Module):
-    """``model`` behind one ``forward`` returning ``(logits, aux | None)``, so DDP also sees ``forward_with_aux``."""
+class TrainForward(nn.Module):
+    """``model`` behind one ``forward`` returning ``(logits, aux | None)``: what a training step calls, so DDP and
+    ``torch.compile`` also see ``forward_with_aux``."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
@@ -286,7 +287,7 @@ def wrap(model: nn.Module, *, compile: bool = False) -> nn.Module:
     of a dataset without dense fields is never used), so DDP needs no per-step graph search.
     DDP broadcasts rank 0's weights and buffers when it is built.
     """
-    ddp = nn.parallel.DistributedDataParallel(_TrainForward(model), static_graph=True)
+    ddp = nn.parallel.DistributedDataParallel(TrainForward(model), static_graph=True)
     return torch.compile(ddp) if compile else ddp
 
 

@@ -307,7 +307,11 @@ class Trainer:
         identity = _run_identity(model, data, cfg.seed) if ckpt is not None else {}   # in last.pt; resume must match
         st = self._load(ckpt, model, opt, device, identity) if cfg.resume else _LoopState()
         fwd = torch.compile(model) if cfg.compile else model
-        train_fwd = distributed.wrap(model, compile=cfg.compile) if ddp else fwd  # DDP: training steps only
+        # training steps call one forward returning (logits, aux | None), compiled with forward_with_aux when asked
+        # (compiling the model alone leaves forward_with_aux, e.g. GIN's or DIEN's, uncompiled); DDP's under torchrun
+        step_fwd = distributed.TrainForward(model)
+        train_fwd = distributed.wrap(model, compile=cfg.compile) if ddp else (
+            torch.compile(step_fwd) if cfg.compile else step_fwd)
         bar = tqdm(range(st.epoch + 1, cfg.epochs + 1), desc="epochs", total=cfg.epochs, initial=st.epoch,
                    disable=not (cfg.progress and main))
         for epoch in bar:
@@ -351,8 +355,9 @@ class Trainer:
                      epoch: int, amp: bool) -> tuple[float, float]:
         """One pass over ``train``; returns (mean loss, training seconds). No host sync per step on CUDA.
 
-        Under a process group ``fwd`` is :func:`ctrviz.distributed.wrap`'s DDP module (returning ``(logits, aux)``)
-        and each global batch is cut to this rank's rows (module docstring of :mod:`ctrviz.distributed`).
+        ``fwd`` returns ``(logits, aux | None)`` (:class:`ctrviz.distributed.TrainForward`); under a process group it
+        is :func:`ctrviz.distributed.wrap`'s DDP module and each global batch is cut to this rank's rows (module
+        docstring of :mod:`ctrviz.distributed`).
         """
         cfg, dev = self.config, train.device
         ddp, world = distributed.active(), distributed.world_size()
@@ -363,7 +368,6 @@ class Trainer:
         loss_sum = torch.zeros((), dtype=torch.float64, device=dev)
         checked, t0 = 0, time.perf_counter()
         fwd.train()
-        with_aux = hasattr(fwd, "forward_with_aux")  # e.g. DIEN's auxiliary loss (see module docstring)
         batches = iter_batches(train, cfg.batch_size, shuffle=True, generator=gen)
         for step, b in enumerate(tqdm(batches, total=steps, desc=f"epoch {epoch}", leave=False,
                                       disable=not (cfg.progress and distributed.is_main())), 1):
@@ -373,10 +377,7 @@ class Trainer:
                 b, n = distributed.shard(b)
                 weight = n * world / m  # 1 unless the last batch is ragged; 0 for an empty share
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
-                if ddp:
-                    logits, aux = fwd(b)
-                else:
-                    logits, aux = fwd.forward_with_aux(b) if with_aux else (fwd(b), None)
+                logits, aux = fwd(b)                 # aux: e.g. DIEN's auxiliary loss (see module docstring)
             _check_logits(logits, len(b))
             loss = F.binary_cross_entropy_with_logits(logits.float(), b.label)
             if aux is not None:

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 import ctrviz.train as train_mod
+from ctrviz import distributed
 from ctrviz.data.batch import Batch, CTRData
 from ctrviz.data.schema import Field, Schema
 from ctrviz.train import TrainConfig, Trainer, TrainingDiverged, evaluate_model, predict
@@ -302,8 +303,8 @@ def test_compile_wraps_but_checkpoints_the_plain_model(tmp_path, monkeypatch):
     assert set(ck["model"]) == set(Tiny().state_dict())  # no "_orig_mod." prefixes
 
 
-def test_forward_with_aux_adds_the_auxiliary_loss_during_training_only():
-    """A model whose auxiliary loss pushes a parameter to 3.0: only the aux term can move it."""
+def with_aux_case() -> tuple[type[nn.Module], CTRData]:
+    """A model whose auxiliary loss pushes a parameter to 3.0 (only the aux term can move it), and its data."""
     class WithAux(nn.Module):
         def __init__(self):
             super().__init__()
@@ -319,7 +320,26 @@ def test_forward_with_aux_adds_the_auxiliary_loss_during_training_only():
     schema = Schema((Field("a", "sparse", vocab_size=10),))
     ids = torch.arange(2, 10).repeat(8)[:, None]
     rows = Batch(ids, torch.zeros(len(ids), 0), {}, (ids[:, 0] % 2).float())
+    return WithAux, CTRData("aux", schema, rows, rows, rows)
+
+
+def test_forward_with_aux_adds_the_auxiliary_loss_during_training_only():
+    WithAux, data = with_aux_case()
     model = WithAux()
     Trainer(TrainConfig(epochs=30, batch_size=16, lr=0.1, patience=0, restore_best=False, progress=False)).fit(
-        model, CTRData("aux", schema, rows, rows, rows))
+        model, data)
+    assert abs(model.target.item() - 3.0) < 0.1
+
+
+def test_compile_covers_forward_with_aux(monkeypatch):
+    """compile=True compiles the training step's forward, forward_with_aux included (compiling the model alone
+    would leave forward_with_aux running uncompiled), and the auxiliary loss still trains."""
+    real, compiled = torch.compile, []
+    monkeypatch.setattr(torch, "compile", lambda m, **kw: compiled.append(m) or real(m, backend="eager", **kw))
+    WithAux, data = with_aux_case()
+    model = WithAux()
+    Trainer(TrainConfig(epochs=30, batch_size=16, lr=0.1, patience=0, restore_best=False, progress=False,
+                        compile=True)).fit(model, data)
+    steps = [m for m in compiled if isinstance(m, distributed.TrainForward)]
+    assert len(steps) == 1 and steps[0].model is model
     assert abs(model.target.item() - 3.0) < 0.1

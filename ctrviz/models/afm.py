@@ -31,7 +31,7 @@ Initialisation: W Xavier-normal, b = 0, h Xavier-normal, p = 1 (an untrained AFM
 attention-weighted mean of the FM inner products ⟨e_i, e_j⟩).
 
 Deviations from the paper: no dropout on the pair-wise layer and no separate L2 on W (use the trainer's
-``weight_decay``); the linear term is :class:`~ctrviz.models.lr.LR`; sequence/multi fields are one pooled
+``weight_decay``); the linear term is :class:`~ctrviz.nn.linear.Linear`; sequence/multi fields are one pooled
 field each, so no pair lies inside a field.
 """
 
@@ -47,6 +47,7 @@ from ctrviz.data.schema import Schema
 from ctrviz.models.registry import register
 from ctrviz.nn import MLP, FieldEmbedding
 from ctrviz.nn.config import DeepConfig
+from ctrviz.nn.gin import GINForm
 from ctrviz.nn.linear import Linear
 from ctrviz.nn.mlp import Activation
 from ctrviz.nn.pairs import check_pairwise, field_pairs
@@ -56,8 +57,8 @@ def pair_products(e: Tensor) -> Tensor:
     """The Hadamard products e_i ⊙ e_j of every pair i < j (AFM's / NFM's pair-wise interaction layer).
 
     Shape:
-        (B, F, D) → (B, P, D), P = F(F-1)/2 in :func:`~ctrviz.models.ffm.field_pairs` order.
-        ``.sum(-1)`` is :func:`~ctrviz.models.pnn.inner_product_layer`, ``.sum(1)`` is NFM's Bi-interaction.
+        (B, F, D) → (B, P, D), P = F(F-1)/2 in :func:`~ctrviz.nn.pairs.field_pairs` order.
+        ``.sum(-1)`` is :func:`~ctrviz.nn.pairs.inner_product_layer`, ``.sum(1)`` is NFM's Bi-interaction.
 
     Example:
         >>> pair_products(torch.tensor([[[1., 2.], [3., 4.], [5., 6.]]])).tolist()   # (0,1), (0,2), (1,2)
@@ -123,6 +124,35 @@ class AFMLayer(nn.Module):
         # pooled[b, d] = Σ_p α[b, p] · z[b, p, d]
         return torch.einsum("bp,bpd->bd", alpha, z)               # (B, D)
 
+    def as_gin(self, e: Tensor) -> GINForm:
+        """This layer on input ``e`` as GIN (AOANet Table 2 row AFM): one subspace, W = I, h = 1 and α_uv = a_uv,
+        the :meth:`attention` of pair u < v in each row — input-dependent: P = Σ_{u<v} a_uv (e_u ⊙ e_v) = ``self(e)``.
+
+        ``.per_pair()`` of it puts a into W instead, W = diag(a_uv, …, a_uv) per pair and row: Lemma A.5 (Table 1).
+
+        Args:
+            e: (B, F, D) field embeddings.
+
+        Shape:
+            weight (1, D, D), h (1, D), alpha (B, 1, F, F)
+
+        Example:
+            >>> layer = AFMLayer(dim=2, attention_factor=3)
+            >>> e = torch.tensor([[[1., 2.], [3., 4.], [5., 6.]]])
+            >>> form = layer.as_gin(e)
+            >>> form.alpha.shape, form.input_dependent
+            (torch.Size([1, 1, 3, 3]), True)
+            >>> torch.allclose(form.fuse(e, e)[:, 0], layer(e))
+            True
+        """
+        B, F, D = e.shape
+        a = self.attention(e).detach()                            # (B, P)
+        rows, cols = torch.triu_indices(F, F, 1, device=e.device)  # pairs i < j, field_pairs order
+        alpha = a.new_zeros(B, 1, F, F)
+        alpha[:, 0, rows, cols] = a                               # (B, 1, F, F): α_uv = a_uv per row
+        eye = torch.eye(D, dtype=a.dtype, device=a.device)
+        return GINForm(eye[None], a.new_ones(1, D), alpha, "upper", input_dependent=True)
+
     def project(self, e: Tensor, p: Tensor) -> Tensor:
         """pᵀ ``forward(e)`` = Σ_{i<j} α_ij pᵀ(e_i ⊙ e_j), without building the pair products: (B, F, D), (D,) → (B,).
 
@@ -146,7 +176,7 @@ class AFMLayer(nn.Module):
 
 @dataclass(frozen=True)
 class AFMConfig(DeepConfig):
-    """:class:`~ctrviz.models.dnn.DNNConfig`'s fields with AOANet's defaults (embed_dim D = 16; hidden
+    """:class:`~ctrviz.nn.config.DeepConfig`'s fields with AOANet's defaults (embed_dim D = 16; hidden
     512-256-64, ReLU, dropout, batch_norm of the deep part; pooling) plus ``attention_factor`` t (AOANet
     Table 4, Criteo: 3) and ``deep``: add the parallel MLP (``False``: Xiao et al.'s AFM, MLP fields unused)."""
 
@@ -172,7 +202,7 @@ class AFM(nn.Module):
         config: :class:`AFMConfig`.
 
     Attributes:
-        linear: :class:`~ctrviz.models.lr.LR`. embedding: :class:`~ctrviz.nn.FieldEmbedding` (B, F, D).
+        linear: :class:`~ctrviz.nn.linear.Linear`. embedding: :class:`~ctrviz.nn.FieldEmbedding` (B, F, D).
         afm: :class:`AFMLayer`. p: (D,) projection of the pooled vector. mlp: the deep part, or ``None``.
 
     Shape:

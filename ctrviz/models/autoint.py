@@ -45,6 +45,7 @@ from ctrviz.data.schema import Schema
 from ctrviz.models.registry import register
 from ctrviz.nn import MLP, FieldEmbedding
 from ctrviz.nn.config import AOANetDeepConfig, Config, check_positive
+from ctrviz.nn.gin import GINForm, self_attention_form
 from ctrviz.nn.pairs import check_pairwise
 
 
@@ -67,7 +68,7 @@ class AutoIntConfig(Config):
 
 @dataclass(frozen=True)
 class AutoIntPlusConfig(AutoIntConfig, AOANetDeepConfig):
-    """:class:`AutoIntConfig` plus the DNN of :class:`~ctrviz.models.dcn.AOANetDeepConfig` (hidden 512-256-64,
+    """:class:`AutoIntConfig` plus the DNN of :class:`~ctrviz.nn.config.AOANetDeepConfig` (hidden 512-256-64,
     ReLU, dropout, batch_norm). AutoIntConfig's checks run first, then the deep part's."""
 
 
@@ -137,6 +138,38 @@ class InteractingLayer(nn.Module):
         q, k, v = self.project(e)                                     # (B, heads, F, head_dim)
         # out[b, h, i, d] = Σ_j α[b, h, i, j] · v[b, h, j, d]
         return torch.einsum("bhij,bhjd->bhid", self._softmax(q, k), v)   # (B, heads, F, head_dim)
+
+    def as_gin(self, e: Tensor, head: int = 0) -> GINForm:
+        """One head on input ``e`` as GIN (AOANet Lemma 3.4, Table 2 row AutoInt): the head's q, k, v
+        (:meth:`project`, the lemma's "projection phase") in :func:`~ctrviz.nn.gin.self_attention_form` — one
+        subspace per query s paired with every key t, h = 1, W^t_ij = (k_t,i / k_t,j) v_t,j and
+        α_{s,t} = softmax_t(q_sᵀ k_t) / (q_sᵀ k_t), both computed from the input. ``form.fuse(q, k)`` of that
+        head is :meth:`head_outputs`' head ``head``; the residual and the ReLU stay outside GIN. Undefined
+        (NaN) where a key component or a logit q_sᵀ k_t is 0.
+
+        Args:
+            e: (B, F, in_dim) input field vectors.
+            head: which head, 0 ≤ head < heads.
+
+        Shape:
+            weight (B, F, head_dim, head_dim), h (F, head_dim), alpha (B, F, F)
+
+        Example:
+            >>> layer = InteractingLayer(in_dim=2, head_dim=2, heads=1, residual=False)
+            >>> with torch.no_grad():
+            ...     for w in (layer.w_query, layer.w_key, layer.w_value):
+            ...         w[:] = torch.eye(2)                                  # q = k = v = e
+            >>> e = torch.tensor([[[1., 2.], [3., -1.]]])                    # logits 5, 1, 1, 10: none is 0
+            >>> form = layer.as_gin(e)
+            >>> form.weight.shape, form.pairing
+            (torch.Size([1, 2, 2, 2]), 'query-key')
+            >>> torch.allclose(form.fuse(e, e), layer.head_outputs(e)[:, 0])
+            True
+        """
+        if isinstance(head, bool) or not isinstance(head, int) or not 0 <= head < self.heads:
+            raise ValueError(f"InteractingLayer.as_gin: head must be an int in 0..{self.heads - 1}, got {head!r}")
+        q, k, v = (t[:, head].detach() for t in self.project(e))     # (B, F, head_dim) each
+        return self_attention_form(q, k, v)
 
     def forward(self, e: Tensor) -> Tensor:
         out = self.head_outputs(e).transpose(1, 2).flatten(2)         # (B, F, heads, head_dim) → (B, F, heads·head_dim)

@@ -36,7 +36,7 @@ from ctrviz.nn.config import DeepConfig
 
 @dataclass(frozen=True)
 class CANConfig(DeepConfig, CoActionOptions):
-    """The DNN part's fields (:class:`~ctrviz.models.dnn.DNNConfig`: embed_dim, hidden 200 × 80, activation,
+    """The DNN part's fields (:class:`~ctrviz.nn.config.DeepConfig`: embed_dim, hidden 200 × 80, activation,
     dropout, batch_norm, pooling) and the :class:`CoActionOptions`."""
 
 

@@ -28,7 +28,7 @@ from ctrviz.nn.coaction import CoAction, CoActionOptions
 
 @dataclass(frozen=True)
 class CANDIENConfig(DIENConfig, CoActionOptions):
-    """DIEN's fields plus the co-action fields of :class:`~ctrviz.models.can.CoActionOptions`."""
+    """DIEN's fields plus the co-action fields of :class:`~ctrviz.nn.coaction.CoActionOptions`."""
 
 
 @register("can-dien", CANDIENConfig, "DIEN + co-action units of induction × feed pairs", "Zhou et al., CAN Table 3")

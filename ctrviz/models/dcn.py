@@ -43,6 +43,7 @@ from ctrviz.data.schema import Schema
 from ctrviz.models.registry import register
 from ctrviz.nn import MLP, FieldEmbedding
 from ctrviz.nn.config import AOANetDeepConfig, check_positive
+from ctrviz.nn.gin import GINForm
 
 Structure = Literal["parallel", "stacked"]
 
@@ -101,6 +102,31 @@ class CrossLayer(nn.Module):
 
     def forward(self, x0: Tensor, xl: Tensor) -> Tensor:
         return self.interaction(x0, xl) + self.bias + xl  # (B, K)
+
+    def as_gin(self) -> GINForm:
+        """:meth:`interaction` as GIN (AOANet Lemma 3.1, Table 2 row DCN; the same W is Lemma A.6's).
+
+        One subspace, h = 1, α = [1] and W_ij = w_i for every j (all columns equal, Eq. 20), with the pairing of
+        the proof, (u, v) = (x_l, x_0) — the swap of GIN's (B_0, B_{l-1}): P_j = Σ_i x_l,i w_i x_0,j = x_0,j (x_lᵀ w).
+        b and the residual x_l are added outside GIN. The weights are copied (detached).
+
+        Shape:
+            weight (1, K, K), h (1, K), alpha (1, 1, 1)
+
+        Example:
+            >>> layer = CrossLayer(2)
+            >>> with torch.no_grad():
+            ...     layer.weight[:] = torch.tensor([1., 2.])
+            >>> form = layer.as_gin()
+            >>> form.weight.tolist(), form.pairing
+            ([[[1.0, 1.0], [2.0, 2.0]]], 'swapped')
+            >>> x0, xl = torch.tensor([[1., 3.]]), torch.tensor([[2., 1.]])
+            >>> form.fuse(xl[:, None], x0[:, None])[:, 0].tolist()      # = layer.interaction(x0, xl)
+            [[4.0, 12.0]]
+        """
+        w = self.weight.detach()                                             # (K,)
+        K = w.shape[0]
+        return GINForm(w[:, None].expand(K, K)[None].clone(), w.new_ones(1, K), w.new_ones(1, 1, 1), "swapped")
 
 
 @register("dcn", DCNConfig, "Deep & Cross Network: x_0 (x_lᵀ w_l) + b_l + x_l cross layers ∥ DNN",

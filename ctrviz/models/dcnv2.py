@@ -36,6 +36,7 @@ from torch import Tensor, nn
 
 from ctrviz.models.dcn import DCN, DCNConfig
 from ctrviz.models.registry import register
+from ctrviz.nn.gin import GINForm
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,31 @@ class CrossLayerV2(nn.Module):
 
     def forward(self, x0: Tensor, xl: Tensor) -> Tensor:
         return self.interaction(x0, xl) + x0 * self.bias + xl             # (B, K)
+
+    def as_gin(self) -> GINForm:
+        """:meth:`interaction` as GIN (AOANet Lemma 3.2, Table 2 row DCN-M).
+
+        One subspace, h = 1, α = [1], W = (W^D)ᵀ (:meth:`matrix` transposed, low rank included: no constraint),
+        with the proof's pairing (u, v) = (x_l, x_0): P_j = Σ_i x_l,i W^D_ji x_0,j = x_0,j (W^D x_l)_j. x_0 ⊙ b and
+        x_l are added outside GIN. Lemma A.7 is the same map transposed: u = x_0, v = x_l, W = W^D, row sums.
+
+        Shape:
+            weight (1, K, K), h (1, K), alpha (1, 1, 1)
+
+        Example:
+            >>> layer = CrossLayerV2(2)
+            >>> with torch.no_grad():
+            ...     layer.weight[:] = torch.tensor([[1., 2.], [0., 1.]])
+            >>> form = layer.as_gin()
+            >>> form.weight.tolist(), form.pairing                      # W = (W^D)ᵀ
+            ([[[1.0, 0.0], [2.0, 1.0]]], 'swapped')
+            >>> x0, xl = torch.tensor([[2., 3.]]), torch.tensor([[1., 1.]])
+            >>> form.fuse(xl[:, None], x0[:, None])[:, 0].tolist()      # = layer.interaction(x0, xl)
+            [[6.0, 3.0]]
+        """
+        w = self.matrix().detach()                                          # (K, K): W^D
+        K = w.shape[0]
+        return GINForm(w.T[None].clone(), w.new_ones(1, K), w.new_ones(1, 1, 1), "swapped")
 
 
 @register("dcn-m", DCNV2Config, "DCN-M / DCN-V2: x_0 ⊙ (W_l x_l + b_l) + x_l cross layers ∥ DNN",

@@ -12,8 +12,8 @@ Equations (Guo et al. Sec. 2.1; e_f the embedding of field f, shared by both par
     y_FM   = b + Σ_f w_f + Σ_{i<j} ⟨e_i, e_j⟩                 (= ctrviz's ``FM``: LR + fm_interaction)
     y_DNN  = MLP([e_1; …; e_F])                                 a^(0) = the concatenated embeddings, (B, F·D)
 
-Both parts are reused, not re-derived: the linear part is :class:`~ctrviz.models.lr.LR`, the pairwise sum
-is :func:`~ctrviz.models.fm.fm_interaction` (Rendle's O(F·D) square-of-sum form), the head is
+Both parts are reused, not re-derived: the linear part is :class:`~ctrviz.nn.linear.Linear`, the pairwise sum
+is :func:`~ctrviz.nn.pairs.fm_interaction` (Rendle's O(F·D) square-of-sum form), the head is
 :class:`~ctrviz.nn.MLP`. :meth:`DeepFM.parts` returns the three logit terms separately.
 
 Defaults (AOANet Sec. 4.1): D = 16, deep part 512-256-64 ReLU ("Deep component also stays same for all
@@ -42,7 +42,7 @@ from ctrviz.nn.pairs import check_pairwise, fm_interaction
 
 @dataclass(frozen=True)
 class DeepFMConfig(DeepConfig):
-    """:class:`~ctrviz.models.dnn.DNNConfig`'s fields with AOANet's defaults: embed_dim D = 16; hidden widths
+    """:class:`~ctrviz.nn.config.DeepConfig`'s fields with AOANet's defaults: embed_dim D = 16; hidden widths
     512-256-64, ReLU, dropout and batch_norm of the deep part; pooling of sequence fields."""
 
     hidden: tuple[int, ...] = (512, 256, 64)
@@ -58,7 +58,7 @@ class DeepFM(nn.Module):
         config: :class:`DeepFMConfig`.
 
     Attributes:
-        linear: the :class:`~ctrviz.models.lr.LR` part (b + Σ_f w_f).
+        linear: the :class:`~ctrviz.nn.linear.Linear` part (b + Σ_f w_f).
         embedding: the shared :class:`~ctrviz.nn.FieldEmbedding`, (B, F, D).
         mlp: the deep part, reading (B, F·D), ending in one logit.
 

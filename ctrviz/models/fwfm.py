@@ -13,8 +13,8 @@ Equations (Pan et al.; e_f the embedding of field f, P = F(F-1)/2 pairs in ``fie
 
 FM (``fm.py``) is FwFM with r = 1; FFM (``ffm.py``) spends F·D weights per feature to model the same
 field-pair effects that FwFM gets from P scalars. :func:`fwfm_interaction` is the pairwise sum,
-:class:`FwFMLayer` holds ``r`` (P,) — in the order of :func:`~ctrviz.models.pnn.inner_product_layer` and
-:func:`~ctrviz.models.ffm.field_pairs`, (0, 1), (0, 2), …, (F-2, F-1) — and :meth:`FwFM.pair_names` names
+:class:`FwFMLayer` holds ``r`` (P,) — in the order of :func:`~ctrviz.nn.pairs.inner_product_layer` and
+:func:`~ctrviz.nn.pairs.field_pairs`, (0, 1), (0, 2), …, (F-2, F-1) — and :meth:`FwFM.pair_names` names
 its entries, so ``r`` reads as a field-pair importance table.
 
 Deep part: AOANet compares every baseline with the same deep component (Sec. 4.1: "Deep component also
@@ -23,7 +23,7 @@ embeddings in parallel, as DeepFM does — the DeepFwFM of W. Deng et al., "Deep
 ``FwFMConfig(deep=False)`` is Pan et al.'s shallow FwFM.
 
 Deviations from the paper: ``r`` starts at 1, so an untrained FwFM is an FM (Pan et al. do not fix an
-initialisation); the linear term is the per-id weight of :class:`~ctrviz.models.lr.LR` (Pan et al.'s
+initialisation); the linear term is the per-id weight of :class:`~ctrviz.nn.linear.Linear` (Pan et al.'s
 "LW" variant; their FeLV/FiLV linear vectors are not implemented); sequence/multi fields are one pooled
 field each, so no pair lies inside a field (no r_{F,F}).
 """
@@ -40,6 +40,7 @@ from ctrviz.data.schema import Schema
 from ctrviz.models.registry import register
 from ctrviz.nn import MLP, FieldEmbedding
 from ctrviz.nn.config import DeepConfig
+from ctrviz.nn.gin import GINForm
 from ctrviz.nn.linear import Linear
 from ctrviz.nn.mlp import Activation
 from ctrviz.nn.pairs import check_pairwise, field_pairs, inner_product_layer
@@ -50,7 +51,7 @@ def fwfm_interaction(e: Tensor, r: Tensor) -> Tensor:
 
     Args:
         e: (B, F, D) field embeddings.
-        r: (P,) pair weights, P = F(F-1)/2, in :func:`~ctrviz.models.ffm.field_pairs` order.
+        r: (P,) pair weights, P = F(F-1)/2, in :func:`~ctrviz.nn.pairs.field_pairs` order.
 
     Shape:
         (B, F, D), (P,) → (B,)
@@ -106,10 +107,40 @@ class FwFMLayer(nn.Module):
     def forward(self, e: Tensor) -> Tensor:
         return fwfm_interaction(e, self.r)                        # (B,)
 
+    def as_gin(self, dim: int) -> GINForm:
+        """This layer as GIN (AOANet Table 2 row FwFM): one subspace, W = I, h = 1 and α_uv = r_uv on the field
+        pairs u < v ("FwFM removes the constraint on α"): Σ_j P_j = Σ_{u<v} r_uv ⟨e_u, e_v⟩ = ``self(e)``.
+
+        ``.per_pair()`` of it puts r into W instead, W = diag(r_uv, …, r_uv) per pair: Lemma A.4 (Table 1).
+
+        Args:
+            dim: D, the embedding width (the layer itself works for any).
+
+        Shape:
+            weight (1, D, D), h (1, D), alpha (1, F, F)
+
+        Example:
+            >>> layer = FwFMLayer(num_fields=3)
+            >>> form = layer.as_gin(dim=2)
+            >>> form.alpha[0].tolist()                        # r = 1 on every pair u < v
+            [[0.0, 1.0, 1.0], [0.0, 0.0, 1.0], [0.0, 0.0, 0.0]]
+            >>> e = torch.tensor([[[1., 2.], [3., 4.], [5., 6.]]])
+            >>> form.fuse(e, e).sum().item()                  # = layer(e)
+            67.0
+        """
+        if dim < 1:
+            raise ValueError(f"FwFMLayer.as_gin: dim must be >= 1, got {dim}")
+        r, F = self.r.detach(), self.num_fields                   # (P,)
+        rows, cols = torch.triu_indices(F, F, 1, device=r.device)  # pairs i < j, field_pairs order
+        alpha = r.new_zeros(1, F, F)
+        alpha[0, rows, cols] = r                                  # (1, F, F): α_uv = r_uv
+        eye = torch.eye(dim, dtype=r.dtype, device=r.device)
+        return GINForm(eye[None], r.new_ones(1, dim), alpha, "upper")
+
 
 @dataclass(frozen=True)
 class FwFMConfig(DeepConfig):
-    """:class:`~ctrviz.models.dnn.DNNConfig`'s fields with AOANet's defaults (embed_dim D = 16; hidden
+    """:class:`~ctrviz.nn.config.DeepConfig`'s fields with AOANet's defaults (embed_dim D = 16; hidden
     512-256-64, ReLU, dropout, batch_norm of the deep part; pooling) plus ``deep``: add the parallel MLP on
     the concatenated embeddings (``False``: Pan et al.'s FwFM, the MLP fields are then unused)."""
 
@@ -127,7 +158,7 @@ class FwFM(nn.Module):
         config: :class:`FwFMConfig`.
 
     Attributes:
-        linear: :class:`~ctrviz.models.lr.LR`. embedding: :class:`~ctrviz.nn.FieldEmbedding` (B, F, D).
+        linear: :class:`~ctrviz.nn.linear.Linear`. embedding: :class:`~ctrviz.nn.FieldEmbedding` (B, F, D).
         fwfm: :class:`FwFMLayer` holding ``r`` (P,). mlp: the deep part, or ``None``.
 
     Shape:

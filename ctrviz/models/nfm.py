@@ -11,7 +11,7 @@ Equations (He & Chua; e_f the embedding of field f):
     f_BI  = Σ_{i<j} e_i ⊙ e_j = ½ [ (Σ_f e_f)² − Σ_f e_f² ]        Bi-interaction pooling, (B, D), O(F·D)
     logit = b + Σ_f w_f + MLP(f_BI)                                  hidden layers, then hᵀ(·) + c
 
-:func:`bi_interaction` is f_BI (its ``.sum(-1)`` is FM's pairwise sum, :func:`~ctrviz.models.fm.fm_interaction`;
+:func:`bi_interaction` is f_BI (its ``.sum(-1)`` is FM's pairwise sum, :func:`~ctrviz.nn.pairs.fm_interaction`;
 it equals ``pair_products(e).sum(1)`` of ``afm.py`` without forming the P pairs). With ``hidden=()`` the MLP is
 the single projection hᵀ f_BI + c — He & Chua's NFM-0, which is FM when h = 1, c = 0.
 
@@ -56,7 +56,7 @@ def bi_interaction(e: Tensor) -> Tensor:
 
 @dataclass(frozen=True)
 class NFMConfig(DeepConfig):
-    """:class:`~ctrviz.models.dnn.DNNConfig`'s fields with AOANet's defaults: embed_dim D = 16; hidden widths
+    """:class:`~ctrviz.nn.config.DeepConfig`'s fields with AOANet's defaults: embed_dim D = 16; hidden widths
     512-256-64 (``()``: NFM-0), ReLU, dropout and batch_norm of the MLP on f_BI; pooling; plus ``input_norm``:
     BatchNorm1d on f_BI (He & Chua)."""
 
@@ -74,7 +74,7 @@ class NFM(nn.Module):
         config: :class:`NFMConfig`.
 
     Attributes:
-        linear: :class:`~ctrviz.models.lr.LR`. embedding: :class:`~ctrviz.nn.FieldEmbedding` (B, F, D).
+        linear: :class:`~ctrviz.nn.linear.Linear`. embedding: :class:`~ctrviz.nn.FieldEmbedding` (B, F, D).
         input_norm: BatchNorm1d(D) or identity. mlp: the network on f_BI, reading (B, D), one logit out.
 
     Shape:

@@ -18,7 +18,7 @@ Equations (Yang et al. Sec. 3, with v_{i,f_j} the representation of field i for 
 NFFM competition variant (and DeepCTR's ``ONN(reduce_sum=False)`` default).
 
 Layout: the copy representations are a :class:`~ctrviz.nn.FieldEmbedding` of width D, the product
-ones a :class:`~ctrviz.models.ffm.FieldAwareEmbedding` of width F·D (its own-field slot unused);
+ones a :class:`~ctrviz.nn.pairs.FieldAwareEmbedding` of width F·D (its own-field slot unused);
 sequence/multi fields are pooled (masked sum) per operation, dense fields are ``x · v`` per operation.
 
 Deviations from the paper: the MLP is CAN's 200 × 80 PReLU head (every CAN baseline shares it);

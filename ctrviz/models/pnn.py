@@ -47,6 +47,7 @@ from ctrviz.data.schema import Schema
 from ctrviz.models.registry import register
 from ctrviz.nn import MLP, FieldEmbedding
 from ctrviz.nn.config import DeepConfig
+from ctrviz.nn.gin import GINForm, pair_onehot
 from ctrviz.nn.pairs import check_pairwise, field_pairs, inner_product_layer
 
 OuterKernel = Literal["mat", "full", "superposition"]
@@ -127,10 +128,36 @@ class OuterProductLayer(nn.Module):
         # p[b, q] = Σ_{k,l} e[b, rows_q, k] · K[q, k, l] · e[b, cols_q, l]
         return torch.einsum("bqk,qkl,bql->bq", e[:, rows], self.kernel, e[:, cols])  # (B, P)
 
+    def as_gin(self) -> GINForm:
+        """The ``"mat"`` kernel's product signal as GIN (AOANet Table 2 row OPNN): S = P subspaces, W^s = K_s (the
+        learned kernel of pair s, free), h = 1 and α^s one-hot on pair s: Σ_j P^s_j = Σ_ij u_i v_j (K_s)_ij =
+        e_uᵀ K_s e_v = ``self(e)[:, s]``. The ``"full"`` kernel's raw outer products are
+        :func:`~ctrviz.nn.gin.outer_product_form` (Lemma A.3); ``"superposition"`` has no such form.
+
+        Shape:
+            weight (P, D, D), h (P, D), alpha (P, F, F)
+
+        Example:
+            >>> layer = OuterProductLayer(num_fields=3, dim=2)
+            >>> form = layer.as_gin()
+            >>> form.weight.shape, form.alpha.shape                    # one kernel and one pair per subspace
+            (torch.Size([3, 2, 2]), torch.Size([3, 3, 3]))
+            >>> e = torch.tensor([[[1., 2.], [3., 4.], [5., 6.]]])
+            >>> torch.allclose(form.fuse(e, e).sum(-1), layer(e))
+            True
+        """
+        if self.kernel is None:
+            raise ValueError(f"OuterProductLayer.as_gin needs kernel 'mat' (Table 2 row OPNN), got {self.kind!r}; "
+                             "the raw outer products of 'full' are ctrviz.nn.gin.outer_product_form (Lemma A.3)")
+        kernel = self.kernel.detach().clone()                       # (P, D, D): W^s = K_s
+        P, D = kernel.shape[:2]
+        F = round((1 + (1 + 8 * P) ** 0.5) / 2)                     # P = F(F-1)/2
+        return GINForm(kernel, kernel.new_ones(P, D), pair_onehot(F, kernel.dtype, kernel.device), "upper")
+
 
 @dataclass(frozen=True)
 class IPNNConfig(DeepConfig):
-    """:class:`~ctrviz.models.dnn.DNNConfig`'s fields: embed_dim D; hidden widths, activation, dropout and
+    """:class:`~ctrviz.nn.config.DeepConfig`'s fields: embed_dim D; hidden widths, activation, dropout and
     batch_norm of the MLP after the product layer (CAN: 200 × 80 PReLU; AOANet: :meth:`aoanet`); pooling."""
 
     @classmethod

@@ -10,7 +10,7 @@ Equations (Lian et al. Eq. 6, 9–11; X_0 = the m = F field embeddings, rows X^{
     p_l^h     = Σ_d X_l^{h,d}        p⁺ = [p_1; …; p_L] ∈ R^{Σ H_l}        (sum pooling, Eq. 9)
     logit     = w_linᵀ a + w_dnnᵀ x_dnn + w_cinᵀ p⁺ + b                    (Eq. 11)
 
-a the raw (one-hot) features — ctrviz's :class:`~ctrviz.models.lr.LR`, which holds b — and x_dnn the
+a the raw (one-hot) features — ctrviz's :class:`~ctrviz.nn.linear.Linear`, which holds b — and x_dnn the
 last hidden layer of the DNN on [e_1; …; e_F] (AOANet: ReLU 512-256-64). :class:`CINLayer` is Eq. 6 with
 ``weight[h, i, j]`` = W^{l,h}_{i,j}: the first index is the new map, the second the row of X_{l-1}, the
 third the field of X_0. ``CINLayer.forward_literal`` computes the layer as the paper describes it: the
@@ -47,13 +47,14 @@ from ctrviz.data.schema import Schema
 from ctrviz.models.registry import register
 from ctrviz.nn import MLP, FieldEmbedding
 from ctrviz.nn.config import AOANetDeepConfig
+from ctrviz.nn.gin import GINForm
 from ctrviz.nn.linear import Linear
 from ctrviz.nn.pairs import check_pairwise
 
 
 @dataclass(frozen=True)
 class XDeepFMConfig(AOANetDeepConfig):
-    """:class:`~ctrviz.models.dcn.AOANetDeepConfig` (embed_dim 16, DNN ReLU 512-256-64; ``hidden=()`` drops
+    """:class:`~ctrviz.nn.config.AOANetDeepConfig` (embed_dim 16, DNN ReLU 512-256-64; ``hidden=()`` drops
     the DNN) plus ``cin_maps``: H_1, …, H_L, the feature maps of each CIN layer (AOANet Table 4: (100, 100))
     and ``linear``: keep the linear part."""
 
@@ -114,6 +115,33 @@ class CINLayer(nn.Module):
         # out[b, h, d] = Σ_{i,j} W[h, i, j] · z[b, i, j, d]
         return torch.einsum("hij,bijd->bhd", self.weight, z)         # (B, H_l, D)
 
+    def as_gin(self, dim: int) -> GINForm:
+        """This layer as one GIN layer (AOANet Lemma 3.3, Table 2 row xDeepFM): S_l = H_l subspaces, W = I and
+        h = 1 in each (hᵀZ = u ⊙ v, Lemma A.2), α^s_{u,v} = ``weight[s, v, u]`` for u a field of X_0 (B_0) and
+        v a row of X_{l-1} (B_{l-1}) — GIN's own inter-layer pairing. The CIN's learned weights all live in α.
+
+        Args:
+            dim: D, the embedding width (the layer itself works for any).
+
+        Shape:
+            weight (H_l, D, D), h (H_l, D), alpha (H_l, m, H_{l-1})
+
+        Example:
+            >>> layer = CINLayer(prev_maps=2, num_fields=3, maps=4)
+            >>> form = layer.as_gin(dim=2)
+            >>> form.weight.shape, form.alpha.shape
+            (torch.Size([4, 2, 2]), torch.Size([4, 3, 2]))
+            >>> x0, xprev = torch.tensor([[[1., 2.], [3., 4.], [5., 6.]]]), torch.tensor([[[1., -1.], [2., 0.5]]])
+            >>> torch.allclose(form.fuse(x0, xprev), layer(x0, xprev))
+            True
+        """
+        if dim < 1:
+            raise ValueError(f"CINLayer.as_gin: dim must be >= 1, got {dim}")
+        w = self.weight.detach()                                     # (H_l, H_{l-1}, m)
+        H = w.shape[0]
+        eye = torch.eye(dim, dtype=w.dtype, device=w.device)
+        return GINForm(eye.repeat(H, 1, 1), w.new_ones(H, dim), w.transpose(1, 2).clone(), "inter-layer")
+
 
 class _CINProduct(torch.autograd.Function):
     """out[h, n] = Σ_{i,j} W[h, i, j] · xt[i, n] · x0t[j, n], n = (b, d), in slices of ``ROWS`` rows i.
@@ -173,7 +201,7 @@ class XDeepFM(nn.Module):
 
     Attributes:
         cin_layers: the L :class:`CINLayer` s.
-        linear: :class:`~ctrviz.models.lr.LR` or ``None``; deep: the DNN's :class:`~ctrviz.nn.MLP` or ``None``.
+        linear: :class:`~ctrviz.nn.linear.Linear` or ``None``; deep: the DNN's :class:`~ctrviz.nn.MLP` or ``None``.
         out: ``nn.Linear`` over [p⁺; x_dnn] (w_cin, w_dnn; a bias only when ``linear=False``).
 
     Shape:

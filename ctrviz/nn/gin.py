@@ -19,16 +19,24 @@ The fusion is bilinear, so the sums can be reordered and no D×D map is ever bui
 
 Cost per row: O(S·n·m·D + S·m·D²) for n = |B_0|, m = |B_{l-1}|, instead of O(S·n·m·D²) for the
 literal path (:meth:`GINLayer.forward_literal`, kept for teaching and checked against the fast path).
+
+How GIN expresses a baseline (AOANet Tables 1–2, Lemmas 3.1–3.4, Appendix A) is a :class:`GINForm`: the W, h, α
+a lemma sets and which vectors it pairs. Each baseline layer gives its own (``CrossLayer.as_gin`` in
+``ctrviz.models.dcn``, ``FwFMLayer.as_gin``, …); the settings without a layer come from
+:func:`inner_product_form` (FM, DeepFM, IPNN), :func:`hadamard_form` (NFM), :func:`outer_product_form` and
+:func:`self_attention_form` (AutoInt on any q, k, v). ``ctrviz.lemmas`` checks every form against its baseline.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from dataclasses import dataclass
+from typing import Literal, get_args
 
 import torch
 from torch import Tensor, nn
 
 Pairing = Literal["all", "distinct", "upper"]
+FormPairing = Literal["upper", "inter-layer", "swapped", "query-key"]
 
 
 def generalized_interaction(u: Tensor, v: Tensor, w: Tensor) -> Tensor:
@@ -78,8 +86,9 @@ def fuse(x0: Tensor, xprev: Tensor, weight: Tensor, h: Tensor, alpha: Tensor) ->
     Args:
         x0: (B, n, D), the left vectors u (B_0).
         xprev: (B, m, D), the right vectors v (B_{l-1}).
-        weight: W (S, D, D).  h: (S, D).
-        alpha: (S, n, m), or (B, S, n, m) for input-dependent weights (AFM's attention, Lemma A.5).
+        weight: W (S, D, D), or (B, S, D, D) for an input-dependent W (AFM one pair per subspace, Lemma A.5).
+        h: (S, D).
+        alpha: (S, n, m), or (B, S, n, m) for input-dependent weights (AFM's attention, Table 2).
 
     Shape:
         → (B, S, D)
@@ -92,10 +101,211 @@ def fuse(x0: Tensor, xprev: Tensor, weight: Tensor, h: Tensor, alpha: Tensor) ->
     """
     # left[b, s, v, i] = Σ_u α[(b,) s, u, v] · x0[b, u, i]
     left = torch.einsum("bsuv,bui->bsvi" if alpha.dim() == 4 else "suv,bui->bsvi", alpha, x0)  # (B, S, m, D)
-    # right[b, s, v, j] = Σ_i left[b, s, v, i] · h[s, i] · W[s, i, j]
-    right = torch.einsum("bsvi,si,sij->bsvj", left, h, weight)         # (B, S, m, D)
+    # right[b, s, v, j] = Σ_i left[b, s, v, i] · h[s, i] · W[(b,) s, i, j]
+    right = torch.einsum("bsvi,si,bsij->bsvj" if weight.dim() == 4 else "bsvi,si,sij->bsvj",
+                         left, h, weight)                               # (B, S, m, D)
     # P[b, s, j] = Σ_v right[b, s, v, j] · xprev[b, v, j]
     return torch.einsum("bsvj,bvj->bsj", right, xprev)                 # (B, S, D)
+
+
+def pair_onehot(num_fields: int, dtype: torch.dtype | None = None, device: torch.device | None = None) -> Tensor:
+    """α with one field pair per subspace: (P, F, F), ``[p, i, j] = 1`` for pair p = (i, j), i < j, in
+    ``field_pairs`` order (IPNN's and OPNN's S = P subspaces, Table 2).
+
+    Example:
+        >>> pair_onehot(3)[1].tolist()                                  # pair 1 = (0, 2)
+        [[0.0, 0.0, 1.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
+    """
+    rows, cols = torch.triu_indices(num_fields, num_fields, 1, device=device)    # (P,), (P,)
+    alpha = torch.zeros(len(rows), num_fields, num_fields, dtype=dtype, device=device)   # (P, F, F)
+    alpha[torch.arange(len(rows), device=device), rows, cols] = 1.0
+    return alpha
+
+
+@dataclass(frozen=True, eq=False)
+class GINForm:
+    """How GIN expresses a baseline's interaction: the W, h, α a lemma of AOANet Tables 1–2 sets, and the pairing.
+
+    A baseline layer's ``as_gin()`` returns its form (``CrossLayer.as_gin``: Lemma 3.1, …); the settings without
+    a layer come from :func:`inner_product_form`, :func:`hadamard_form`, :func:`outer_product_form` and
+    :func:`self_attention_form`. :meth:`fuse` runs the form (Eq. 12), :meth:`GINLayer.from_form` loads a fixed
+    one into a GIN layer, :meth:`per_pair` gives Table 1's one-map-per-pair form of an FM-style one.
+
+    Attributes:
+        weight: W (S, D, D); (B, S, D, D) when computed from the input row (AFM per pair, Lemma A.5). For
+            ``"query-key"``: one W per key t, (B, m, D, D) (AutoInt, Lemma 3.4).
+        h: (S, D).
+        alpha: α (S, n, m); (B, S, n, m) when computed from the input row (AFM, Table 2). For ``"query-key"``:
+            (B, S, m), ``alpha[b, s, t]`` = α_{s,t} of query s and key t.
+        pairing: which vectors are u and v, i.e. what :meth:`fuse` takes as ``left`` and ``right``:
+            ``"upper"``: B_0 × B_0, the field pairs u < v (FM-based models; α is 0 elsewhere) — fuse(e, e);
+            ``"inter-layer"``: B_0 × B_{l-1}, GIN's own pairing (Eq. 8; xDeepFM's CIN) — fuse(x_0, x_{l-1});
+            ``"swapped"``: B_{l-1} × B_0, u = x_l, v = x_0, the order of Lemmas 3.1–3.2's proofs (DCN, DCN-M)
+            — fuse(x_l, x_0);
+            ``"query-key"``: query s × every key t, one subspace per query (AutoInt, Table 2's "partly
+            pairing") — fuse(q, k).
+        input_dependent: W or α are computed from the input (AFM, AutoInt), so they are not learnable GIN weights.
+
+    Example:
+        >>> form = GINForm(torch.eye(2)[None], torch.ones(1, 2), torch.ones(1, 1, 1), "swapped")
+        >>> form.subspaces, form.dim
+        (1, 2)
+        >>> GINForm(torch.eye(2), torch.ones(1, 2), torch.ones(1, 1, 1), "swapped")
+        Traceback (most recent call last):
+        ...
+        ValueError: GINForm.weight must be (S, D, D) or (B, S, D, D), got (2, 2)
+    """
+
+    weight: Tensor
+    h: Tensor
+    alpha: Tensor
+    pairing: FormPairing
+    input_dependent: bool = False
+
+    def __post_init__(self) -> None:
+        if self.pairing not in get_args(FormPairing):
+            raise ValueError(f"GINForm.pairing must be one of {get_args(FormPairing)}, got {self.pairing!r}")
+        w, h, a = self.weight, self.h, self.alpha
+        if w.dim() not in (3, 4) or w.shape[-1] != w.shape[-2]:
+            raise ValueError(f"GINForm.weight must be (S, D, D) or (B, S, D, D), got {tuple(w.shape)}")
+        if h.dim() != 2 or h.shape[1] != w.shape[-1]:
+            raise ValueError(f"GINForm.h must be (S, D) with D = {w.shape[-1]}, got {tuple(h.shape)}")
+        S = h.shape[0]
+        if self.pairing == "query-key":
+            if w.dim() != 4 or a.shape != (w.shape[0], S, w.shape[1]) or not self.input_dependent:
+                raise ValueError(f"GINForm with pairing 'query-key' needs weight (B, m, D, D), alpha (B, S, m) and "
+                                 f"input_dependent=True, got {tuple(w.shape)}, {tuple(a.shape)}, "
+                                 f"{self.input_dependent}")
+            return
+        if w.shape[-3] != S or a.dim() not in (3, 4) or a.shape[-3] != S:
+            raise ValueError(f"GINForm: weight (…, S, D, D), h (S, D) and alpha (…, S, n, m) must agree on S, got "
+                             f"{tuple(w.shape)}, {tuple(h.shape)}, {tuple(a.shape)}")
+        if (w.dim() == 4 or a.dim() == 4) and not self.input_dependent:
+            raise ValueError("GINForm: a per-row weight or alpha (a leading batch axis) needs input_dependent=True")
+
+    @property
+    def subspaces(self) -> int:
+        """S."""
+        return self.h.shape[0]
+
+    @property
+    def dim(self) -> int:
+        """D."""
+        return self.h.shape[1]
+
+    def fuse(self, left: Tensor, right: Tensor) -> Tensor:
+        """Run the form: P^s = h^sᵀ Σ_{u,v} α^s_{u,v} (u ⊗ v) ⊙ W (Eq. 12), u from ``left``, v from ``right``.
+
+        ``"query-key"`` forms build every map literally (B·S·m·D² numbers: for small inputs), the others take
+        :func:`fuse`'s fast path. See ``pairing`` for what ``left`` and ``right`` are.
+
+        Shape:
+            left (B, n, D), right (B, m, D) → (B, S, D)
+        """
+        if self.pairing != "query-key":
+            return fuse(left, right, self.weight, self.h, self.alpha)     # (B, S, D)
+        # Z[b, s, t] = (q_s ⊗ k_t) ⊙ W^t: one map per query s and key t
+        z = generalized_interaction(left[:, :, None], right[:, None], self.weight[:, None])   # (B, S, m, D, D)
+        # hz[b, s, t, j] = Σ_i h[s, i] · Z[b, s, t, i, j]
+        hz = torch.einsum("si,bstij->bstj", self.h, z)                   # (B, S, m, D)
+        # P[b, s, j] = Σ_t α[b, s, t] · hz[b, s, t, j]
+        return torch.einsum("bst,bstj->bsj", self.alpha, hz)             # (B, S, D)
+
+    def per_pair(self) -> GINForm:
+        """The same function with one field pair per subspace and α folded into W: W^p = α_p W, α^p one-hot.
+
+        For a one-subspace ``"upper"`` form (FM, FwFM, AFM): Σ_p P^p equals the original P. This is Table 1's
+        per-pair view — FwFM's W = diag(r_ij) (Lemma A.4), AFM's W = diag(a_ij) (Lemma A.5) — and IPNN's
+        S = P subspaces (Table 2 row IPNN).
+
+        Example:
+            >>> form = inner_product_form(3, 2).per_pair()                  # IPNN
+            >>> form.weight.shape, form.alpha.shape
+            (torch.Size([3, 2, 2]), torch.Size([3, 3, 3]))
+        """
+        if self.pairing != "upper" or self.subspaces != 1:
+            raise ValueError(f"GINForm.per_pair needs a one-subspace 'upper' form, got S = {self.subspaces}, "
+                             f"pairing {self.pairing!r}")
+        F = self.alpha.shape[-1]
+        rows, cols = torch.triu_indices(F, F, 1, device=self.alpha.device)   # pairs i < j, field_pairs order
+        a = self.alpha[..., 0, rows, cols]                                   # (P,) or (B, P): α of each pair
+        weight = a[..., None, None] * self.weight                            # (…, P, D, D): W^p = α_p W
+        return GINForm(weight, self.h.expand(len(rows), -1).clone(), pair_onehot(F, a.dtype, a.device),
+                       "upper", self.input_dependent)
+
+
+def inner_product_form(num_fields: int, dim: int, dtype: torch.dtype | None = None) -> GINForm:
+    """FM's (and DeepFM's) pairwise term as GIN: one subspace, W = I, h = 1, α = 1 on every field pair u < v.
+
+    Table 2 row deepFM / IPNN; the W is Table 1's inner product (Lemma A.1, uᵀv = Σ_i Z_ii). Summed over the
+    output, Σ_j P_j = Σ_{u<v} ⟨e_u, e_v⟩; IPNN keeps the P inner products apart: :meth:`GINForm.per_pair`.
+
+    Example:
+        >>> e = torch.tensor([[[1., 2.], [3., 4.], [5., 6.]]])         # ⟨·,·⟩ of (0,1), (0,2), (1,2): 11, 17, 39
+        >>> inner_product_form(3, 2).fuse(e, e).sum().item()            # FM
+        67.0
+        >>> inner_product_form(3, 2).per_pair().fuse(e, e).sum(-1).tolist()   # IPNN's p
+        [[11.0, 17.0, 39.0]]
+    """
+    alpha = torch.ones(num_fields, num_fields, dtype=dtype).triu(1)[None]     # (1, F, F): α_uv = 1 for u < v
+    return GINForm(torch.eye(dim, dtype=dtype)[None], torch.ones(1, dim, dtype=dtype), alpha, "upper")
+
+
+def hadamard_form(num_fields: int, dim: int, dtype: torch.dtype | None = None) -> GINForm:
+    """NFM's Bi-Interaction pooling Σ_{u<v} e_u ⊙ e_v as GIN (Sec. 3.4; Table 1's Hadamard product, Lemma A.2).
+
+    The W, h, α of :func:`inner_product_form` (W = I: (hᵀZ)_j = Z_jj = u_j v_j), read as the vector P itself,
+    without FM's sum over j ("NFM removes the constraint on h").
+
+    Example:
+        >>> e = torch.tensor([[[1., 2.], [3., 4.], [5., 6.]]])         # [3, 8] + [5, 12] + [15, 24]
+        >>> hadamard_form(3, 2).fuse(e, e).tolist()
+        [[[23.0, 44.0]]]
+    """
+    return inner_product_form(num_fields, dim, dtype)
+
+
+def outer_product_form(num_fields: int, dim: int, dtype: torch.dtype | None = None) -> GINForm:
+    """The raw outer product of every field pair (Table 1 row u ⊗ v, Lemma A.3; OPNN's ``"full"`` kernel).
+
+    W_ij = 1 for all i, j, α = 1 on the pairs u < v. The output is the maps Z = u ⊗ v themselves
+    (:meth:`GINLayer.interaction_maps`), not a fusion: h is kept at 1 but not used.
+
+    Example:
+        >>> e = torch.tensor([[[1., 2.], [3., 4.]]])
+        >>> GINLayer.from_form(outer_product_form(2, 2)).interaction_maps(e, e)[0, 0, 0, 1].tolist()
+        [[3.0, 4.0], [6.0, 8.0]]
+    """
+    alpha = torch.ones(num_fields, num_fields, dtype=dtype).triu(1)[None]     # (1, F, F)
+    return GINForm(torch.ones(1, dim, dim, dtype=dtype), torch.ones(1, dim, dtype=dtype), alpha, "upper")
+
+
+def self_attention_form(q: Tensor, k: Tensor, v: Tensor) -> GINForm:
+    """Lemma 3.4 (Table 2 row AutoInt): one attention head as GIN on its queries, keys and values.
+
+    One subspace per query s, paired with every key t; h = 1 and
+
+        W^t_ij = (k_t,i / k_t,j) v_t,j,    α_{s,t} = softmax_t(q_sᵀ k_t) / (q_sᵀ k_t),
+
+    so Z_ij = q_s,i k_t,i v_t,j, hᵀZ = (q_sᵀ k_t) v_t and P_s = Σ_t softmax_t(q_sᵀ k_t) v_t. W and α are computed
+    from the input, and divide: undefined (NaN) where a key component or a logit q_sᵀ k_t is 0.
+
+    Args:
+        q: (B, n, D) queries. k, v: (B, m, D) keys and values (AutoInt: m = n, the fields).
+
+    Example:
+        >>> q = k = torch.tensor([[[1., 2.], [2., 1.]]])
+        >>> v = torch.tensor([[[1., 0.], [0., 1.]]])
+        >>> out = self_attention_form(q, k, v).fuse(q, k)
+        >>> torch.allclose(out, (q @ k.mT).softmax(-1) @ v)
+        True
+    """
+    # W[b, t, i, j] = k[b, t, i] / k[b, t, j] · v[b, t, j]  — one D×D map per key, divides by k's components
+    w = k[..., :, None] / k[..., None, :] * v[..., None, :]             # (B, m, D, D)
+    logits = torch.einsum("bsd,btd->bst", q, k)                          # (B, n, m): q_sᵀ k_t
+    alpha = logits.softmax(-1) / logits                                  # (B, n, m), divides by q_sᵀ k_t
+    h = torch.ones(q.shape[1], q.shape[-1], dtype=q.dtype, device=q.device)   # (n, D)
+    return GINForm(w, h, alpha, "query-key", input_dependent=True)
 
 
 class GINLayer(nn.Module):
@@ -142,6 +352,30 @@ class GINLayer(nn.Module):
         self.h = nn.Parameter(torch.ones(S, D) + 0.1 * torch.randn(S, D))
         self.alpha = nn.Parameter(torch.full((S, n_left, n_right), float(alpha_init)))
         self.register_buffer("gate", pair_mask(n_left, n_right, pairing).expand(S, -1, -1).clone())
+
+    @classmethod
+    def from_form(cls, form: GINForm) -> GINLayer:
+        """A GIN layer whose W, h, α are ``form``'s (dtype and device too); the gate is ``form``'s pairing mask.
+
+        Only for forms with fixed weights: an input-dependent one (AFM, AutoInt) runs by :meth:`GINForm.fuse`.
+
+        Example:
+            >>> layer = GINLayer.from_form(inner_product_form(3, 2))      # FM (Table 2 row deepFM)
+            >>> e = torch.tensor([[[1., 2.], [3., 4.], [5., 6.]]])
+            >>> layer(e, e).sum().item()
+            67.0
+        """
+        if form.input_dependent:
+            raise ValueError(f"GINLayer.from_form: the form's W or α depend on the input (pairing "
+                             f"{form.pairing!r}); run it with GINForm.fuse instead")
+        S, n, m = form.alpha.shape
+        layer = cls(n, m, form.dim, S, pairing="upper" if form.pairing == "upper" else "all")
+        layer.to(dtype=form.weight.dtype, device=form.weight.device)
+        with torch.no_grad():
+            layer.weight.copy_(form.weight)
+            layer.h.copy_(form.h)
+            layer.alpha.copy_(form.alpha)
+        return layer
 
     def gated_alpha(self) -> Tensor:
         """``G ⊙ α`` (S, n_left, n_right): the weights the fusion actually uses."""
