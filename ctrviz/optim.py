@@ -117,7 +117,7 @@ class RowwiseAdagrad(torch.optim.Optimizer):
         weight_decay: L2 added to the gradient of the touched rows.
 
     Example:
-        >>> table = nn.Embedding(4, 2, sparse=True)
+        >>> table = nn.Embedding(4, 2, sparse=True).double()
         >>> opt = RowwiseAdagrad(table.parameters(), lr=0.5)
         >>> table(torch.tensor([2])).sum().backward()     # g = [1, 1] on row 2: G = 1, step = 0.5·1/1
         >>> before = table.weight.detach().clone()
