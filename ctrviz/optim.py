@@ -122,7 +122,7 @@ class RowwiseAdagrad(torch.optim.Optimizer):
         >>> table(torch.tensor([2])).sum().backward()     # g = [1, 1] on row 2: G = 1, step = 0.5·1/1
         >>> before = table.weight.detach().clone()
         >>> opt.step()
-        >>> (before - table.weight.detach())[2].tolist(), opt.state[table.weight]["sum"].tolist()
+        >>> [round(x, 8) for x in (before - table.weight.detach())[2].tolist()], opt.state[table.weight]["sum"].tolist()
         ([0.5, 0.5], [0.0, 0.0, 1.0, 0.0])
     """
 
