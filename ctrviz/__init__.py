@@ -18,14 +18,29 @@ C   orders (CAN's multi-order enhancement)
 H   hidden width
 ==  ============================================================
 
+Threads: torch's OpenMP threads spin-wait for each other (GNU OpenMP: 300,000 spins before sleeping), which makes
+a multi-thread job beside other busy processes many times slower — they spin on the cores the others need.
+Importing ctrviz before torch therefore sets ``GOMP_SPINCOUNT=1000`` (spin briefly, then sleep) unless
+``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` is already set: on an idle machine no slower than the default, 2.7× faster
+beside two busy processes (measured in DEVELOPERS.md, "Running beside other work"). ``OMP_WAIT_POLICY=ACTIVE``
+restores spinning, ``OMP_NUM_THREADS`` / ``--threads`` set the thread count. A process that imported torch
+first keeps torch's default (OpenMP reads these once, when torch loads it); LLVM's OpenMP (macOS) reads
+``KMP_BLOCKTIME`` instead, which ctrviz leaves alone.
+
 Example:
     >>> import ctrviz
     >>> {"lr", "fm", "dnn", "can", "cartesian"} <= set(ctrviz.MODELS)
     True
 """
 
-from ctrviz.data import Batch, CTRData, Field, Pair, Schema, list_datasets, load_dataset
-from ctrviz.models import MODELS, count_parameters, create, list_models
+import os as _os
+import sys as _sys
+
+if "torch" not in _sys.modules and "OMP_WAIT_POLICY" not in _os.environ:   # read when torch loads OpenMP
+    _os.environ.setdefault("GOMP_SPINCOUNT", "1000")
+
+from ctrviz.data import Batch, CTRData, Field, Pair, Schema, list_datasets, load_dataset  # noqa: E402
+from ctrviz.models import MODELS, count_parameters, create, list_models  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -58,6 +58,9 @@ def _add_train_options(p: argparse.ArgumentParser, epochs: int, batch_size: int,
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
     p.add_argument("--cache", default=None, help="data cache folder (default $CTRVIZ_CACHE or ~/.cache/ctrviz)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--threads", type=_positive(int), default=None, metavar="N",
+                   help="CPU threads for torch (default: $OMP_NUM_THREADS, else one per core); beside other busy "
+                        "processes fewer threads than cores can be faster")
 
 
 _MIN_COUNT_HELP = ("ids seen fewer times in the train split become OOV (criteo, avazu, amazon, taobao; default: the "
@@ -112,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--cache", default=None, help="data cache folder (default $CTRVIZ_CACHE or ~/.cache/ctrviz)")
     r.add_argument("--min-count", type=_positive(int), default=None, metavar="N", help=_MIN_COUNT_HELP)
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r.add_argument("--threads", type=_positive(int), default=None, metavar="N",
+                   help="CPU threads for torch (default: $OMP_NUM_THREADS, else one per core)")
     r.add_argument("--skip", nargs="+", default=[], metavar="LABEL",
                    help="leave out these models / grid labels (e.g. xdeepfm, the slowest on CPU)")
     lem = sub.add_parser("lemmas", help="check the AOANet equivalence lemmas (and CAN's FM case) in float64; "
@@ -324,6 +329,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         _check_outputs(args)
+        if getattr(args, "threads", None) is not None:
+            import torch
+            torch.set_num_threads(args.threads)
         if args.command == "train":
             return cmd_train(args)
         if args.command == "demo":
