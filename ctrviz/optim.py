@@ -20,6 +20,11 @@ momentum), which is what makes it cost O(table) per step.
 optimizer (``adam``, ``adamw``, ``adagrad``, ``sgd``; fused if asked), the embedding tables (every
 ``nn.Embedding``) with a row-wise one, switched to sparse gradients. :func:`clip_grad_norm` clips sparse and dense
 gradients together.
+
+Which to use (``benchmarks/README.md``, 2026-12-07): lazy Adam kept dense Adam's test AUC on the synthetic data and
+MovieLens (DeepFM, 3 seeds, within the seed spread) and trained 12.8–26.3× as fast as DeepCTR-Torch with 1 M ids per
+field; row-wise Adagrad needs its learning rate tuned (at 0.05 it lost 0.008 AUC on MovieLens). The Trainer's
+default stays dense Adam: small vocabularies gain nothing, and every figure and cached run here was made with it.
 """
 
 from __future__ import annotations
