@@ -88,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true", help="continue from --checkpoint-dir/last.pt")
     t.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     t.add_argument("--fused", action="store_true", help="fused optimizer kernels (faster; equal up to rounding)")
+    t.add_argument("--optimizer", default="adam", choices=("adam", "adamw", "adagrad", "sgd"),
+                   help="the optimizer of the dense weights (and of the tables with --embedding-optimizer dense)")
+    t.add_argument("--weight-decay", type=float, default=0.0, metavar="W",
+                   help="L2 (adam, adagrad, sgd) or decoupled (adamw) weight decay (default 0)")
+    t.add_argument("--grad-clip", type=_positive(float), default=None, metavar="NORM",
+                   help="clip the global gradient L2 norm to NORM (default: no clipping)")
     t.add_argument("--embedding-optimizer", default="dense", choices=("dense", "lazy_adam", "rowwise_adagrad"),
                    help="dense: the tables with Adam like every weight (default); lazy_adam / rowwise_adagrad: "
                         "update only the rows a batch touches (a step's cost independent of the vocabulary)")
@@ -151,6 +157,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     make_config(args.model, overrides)                 # an impossible value fails here, before the data loads
     config = _train_config(args, checkpoint_dir=args.checkpoint_dir, resume=args.resume, fused=args.fused,
                            embedding_optimizer=args.embedding_optimizer, embedding_lr=args.embedding_lr,
+                           optimizer=args.optimizer, weight_decay=args.weight_decay, grad_clip=args.grad_clip,
                            **({"amp": True} if args.amp else {}))
     # Under torchrun: one process per device, DistributedDataParallel, only rank 0 reports. Else a no-op.
     with distributed.process_group(args.device) as launched:

@@ -188,3 +188,19 @@ def test_models_fields_names_each_fields_part(capsys):
     assert cli.main(["models", "--fields", "can"]) == 0
     out = capsys.readouterr().out
     assert "coaction.orders" in out and "deep.hidden" in out
+
+
+def test_train_options_reach_the_train_config(small, capsys, monkeypatch):
+    import ctrviz.experiments as ex
+    seen = []
+    monkeypatch.setattr(ex, "run_model", lambda name, data, train, **kw: seen.append(train) or pytest.fail("stop"))
+    args = ["train", "--model", "dnn", "--data", "synthetic", "--epochs", "1", "--no-progress", "--optimizer", "adamw",
+            "--weight-decay", "0.01", "--grad-clip", "1.5", "--embedding-optimizer", "rowwise_adagrad",
+            "--embedding-lr", "0.05"]
+    with pytest.raises(pytest.fail.Exception):
+        cli.main(args)
+    cfg = seen[0]
+    assert (cfg.optimizer, cfg.weight_decay, cfg.grad_clip, cfg.embedding_optimizer, cfg.embedding_lr) == (
+        "adamw", 0.01, 1.5, "rowwise_adagrad", 0.05)
+    assert cli.main(args[:-10] + ["--weight-decay", "-1"]) == 2
+    assert "weight_decay must be a finite number >= 0" in capsys.readouterr().err
