@@ -376,7 +376,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
     p.add_argument("--compile", action="store_true", help="torch.compile the model (needs --embedding-optimizer dense)")
     p.add_argument("--peak-tflops", type=float, default=None, help="the device's peak TFLOP/s for the precision used")
     p.add_argument("--check-rows", type=int, default=20_000, help="synthetic rows of the resume check (default 20,000)")
-    p.add_argument("--no-checks", action="store_true", help="skip the torchrun and resume checks")
+    p.add_argument("--no-checks", action="store_true", help="skip both checks (same as --checks with nothing after)")
+    p.add_argument("--checks", nargs="*", choices=("torchrun", "resume"), default=["torchrun", "resume"],
+                   help="which checks to run first (default both)")
     p.add_argument("--seed", type=int, default=0, help="seed of the data, the models and the batch order (default 0)")
     p.add_argument("--json", default=None, metavar="FILE", help="also write the rows and checks to FILE")
     args = p.parse_args(argv)
@@ -419,10 +421,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"peak: {'unknown' if peak is None else f'{peak:g} TFLOP/s'} ({peak_from})", flush=True)
 
     checks: list[dict[str, object]] = []
-    if not args.no_checks:
+    chosen = [] if args.no_checks else args.checks
+    if chosen:
         print("\nchecks")
         for label, run in (("torchrun", lambda: check_torchrun(device)),
                            ("resume", lambda: check_resume(device, cfg, amp, args.check_rows))):
+            if label not in chosen:
+                continue
             t0 = time.perf_counter()
             try:
                 ok, what = run()

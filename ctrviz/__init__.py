@@ -36,8 +36,16 @@ Example:
 import os as _os
 import sys as _sys
 
-if "torch" not in _sys.modules and "OMP_WAIT_POLICY" not in _os.environ:   # read when torch loads OpenMP
-    _os.environ.setdefault("GOMP_SPINCOUNT", "1000")
+
+def _openmp_defaults(environ: dict[str, str], torch_loaded: bool) -> dict[str, str]:
+    """What ``import ctrviz`` adds to the environment: ``GOMP_SPINCOUNT=1000`` unless torch has already loaded
+    OpenMP (too late: it read the environment then) or the user set ``OMP_WAIT_POLICY`` / ``GOMP_SPINCOUNT``."""
+    if torch_loaded or "OMP_WAIT_POLICY" in environ or "GOMP_SPINCOUNT" in environ:
+        return {}
+    return {"GOMP_SPINCOUNT": "1000"}
+
+
+_os.environ.update(_openmp_defaults(dict(_os.environ), "torch" in _sys.modules))
 
 from ctrviz.data import Batch, CTRData, Field, Pair, Schema, list_datasets, load_dataset  # noqa: E402
 from ctrviz.models import MODELS, count_parameters, create, list_models  # noqa: E402

@@ -1,16 +1,24 @@
 """benchmarks/gpu_throughput.py runs end to end on CPU (small sizes): a row per model × batch, both checks PASS.
 
 The script is meant for a GPU; here it runs as its docstring's CPU smoke run, in a subprocess, and the test reads
-the figures back from its output (not just its exit code).
+the figures back from its output (not just its exit code). Its torchrun check starts ``ctrviz train`` under torchrun
+on the full synthetic set, as ``tests/test_distributed.py::test_torchrun_cli_prints_one_json_object`` already does
+(there with 2 ranks; 13–17 s on 2 cores), so the smoke run leaves it out, and
+:func:`test_torchrun_check_reads_the_cli_output` checks the command it builds and what it makes of the output.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "gpu_throughput.py"
@@ -27,9 +35,9 @@ def run(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
                           timeout=timeout)
 
 
-def test_cpu_smoke_run_prints_every_row_and_passes_both_checks():
+def test_cpu_smoke_run_prints_every_row_and_passes_the_resume_check():
     done = run("--device", "cpu", "--rows", "4000", "--vocab-cap", "2000", "--batch", *map(str, BATCHES), "--steps",
-               "3", "--warmup", "1", "--models", *MODELS, "--check-rows", "4000")
+               "3", "--warmup", "1", "--models", *MODELS, "--check-rows", "4000", "--checks", "resume")
     out = done.stdout
     assert done.returncode == 0, f"exit {done.returncode}\n{out}\n{done.stderr[-3000:]}"
     rows = {(m.group(1), int(m.group(2))): m for m in map(ROW.match, out.splitlines()) if m}
@@ -45,9 +53,7 @@ def test_cpu_smoke_run_prints_every_row_and_passes_both_checks():
         assert rows[model, 256].group(6) == rows[model, 512].group(6)
     assert float(rows["aoanet", 256].group(6)) > 2 * float(rows["dnn", 256].group(6))
     checks = {m.group(1): (m.group(2), m.group(3)) for m in map(CHECK.match, out.splitlines()) if m}
-    assert checks.keys() == {"torchrun", "resume"} and all(v[0] == "PASS" for v in checks.values()), checks
-    auc = float(re.search(r"test AUC (\S+) \(want finite > 0.5\)", checks["torchrun"][1]).group(1))
-    assert 0.5 < auc <= 1 and "world_size 1 (want 1)" in checks["torchrun"][1]
+    assert checks.keys() == {"resume"} and all(v[0] == "PASS" for v in checks.values()), checks
     straight, resumed = re.search(r"straight (\S+) vs 1 epoch \+ resume to 2 (\S+):", checks["resume"][1]).groups()
     assert straight == resumed and "max |Δweight| 0 " in checks["resume"][1]
     assert "target dnn: >= 20M samples/s on one H100" in out and "not marked: not a CUDA device" in out
@@ -58,3 +64,28 @@ def test_compile_with_a_row_wise_embedding_optimizer_is_a_clear_error():
     done = run("--device", "cpu", "--compile", "--no-checks", timeout=120)
     assert done.returncode == 2
     assert "--compile needs --embedding-optimizer dense" in done.stderr
+
+
+@pytest.mark.parametrize("stdout, rc, passed, says", [
+    ('progress\n{"auc": 0.77, "world_size": 1, "device": "cpu"}\n', 0, True, "world_size 1 (want 1), test AUC 0.77"),
+    ('{"auc": 0.77, "world_size": 2}\n', 0, False, "world_size 2 (want 1)"),
+    ('{"auc": 0.4, "world_size": 1}\n', 0, False, "test AUC 0.4"),
+    ('{"auc": 0.77, "world_size": 1}\n{"auc": 0.77, "world_size": 1}\n', 0, False, "2 JSON object(s)"),
+    ("", 1, False, "exited 1 with 0 JSON object(s)"),
+])
+def test_torchrun_check_reads_the_cli_output(monkeypatch, stdout, rc, passed, says):
+    spec = importlib.util.spec_from_file_location("gpu_throughput", SCRIPT)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    ran = []
+
+    def fake_run(cmd, **kw):
+        ran.append(cmd)
+        return subprocess.CompletedProcess(cmd, rc, stdout, "boom")
+    monkeypatch.setattr(bench.subprocess, "run", fake_run)
+    ok, what = bench.check_torchrun(torch.device("cpu"))
+    assert ok is passed and says in what, what
+    assert ran[0][1:5] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=1"]
+    assert ran[0][5:] == ["-m", "ctrviz", "train", "--model", "dnn", "--data", "synthetic", "--epochs", "1",
+                          "--device", "cpu", "--json", "--no-progress"]
+    json.dumps(what)                                        # the text goes into --json as is

@@ -9,23 +9,24 @@ import sys
 import pytest
 import torch
 
+import ctrviz
 from ctrviz import __main__ as cli
 
-PRINT = "import os; {first}import ctrviz; print(os.environ.get('GOMP_SPINCOUNT'), os.environ.get('OMP_WAIT_POLICY'))"
+PRINT = "import os, ctrviz; print(os.environ.get('GOMP_SPINCOUNT'), os.environ.get('OMP_WAIT_POLICY'))"
 
 
-def env_after_import(torch_first: bool = False, **env: str) -> str:
+def env_after_import() -> str:
     clean = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
-    code = PRINT.format(first="import torch; " if torch_first else "")
-    out = subprocess.run([sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", PRINT], env=clean, capture_output=True, text=True, check=True)
     return out.stdout.strip()
 
 
 def test_import_sets_a_short_spin_unless_the_user_chose():
-    assert env_after_import() == "1000 None"                                   # ctrviz's default
-    assert env_after_import(OMP_WAIT_POLICY="ACTIVE") == "None ACTIVE"         # the user's policy wins
-    assert env_after_import(GOMP_SPINCOUNT="5") == "5 None"                    # so does the user's spin count
-    assert env_after_import(torch_first=True) == "None None"                   # too late to matter: left alone
+    assert env_after_import() == "1000 None"                          # a fresh process: ctrviz's default
+    assert ctrviz._openmp_defaults({}, torch_loaded=False) == {"GOMP_SPINCOUNT": "1000"}
+    assert ctrviz._openmp_defaults({"OMP_WAIT_POLICY": "ACTIVE"}, torch_loaded=False) == {}   # the user's wins
+    assert ctrviz._openmp_defaults({"GOMP_SPINCOUNT": "5"}, torch_loaded=False) == {}         # so does this
+    assert ctrviz._openmp_defaults({}, torch_loaded=True) == {}       # OpenMP already read its settings: left alone
 
 
 @pytest.mark.parametrize("command", [["train", "--model", "dnn", "--data", "synthetic"], ["demo"],
