@@ -70,7 +70,6 @@ __all__ = ["CheckpointError", "TrainConfig", "TrainResult", "Trainer", "Training
            "evaluate_model", "predict"]
 
 
-
 @dataclass
 class _LoopState:
     """The training loop's state; saved in ``last.pt`` (and restored on resume) under the field names.
