@@ -70,6 +70,7 @@ _MIN_COUNT_HELP = ("ids seen fewer times in the train split become OOV (criteo, 
 def build_parser() -> argparse.ArgumentParser:
     from ctrviz.data import DATASETS
     from ctrviz.models import MODELS
+    from ctrviz.optim import EMBEDDING_OPTIMIZERS
 
     parser = _Parser(prog="ctrviz", description="CAN and AOANet, step by step: train, compare, verify.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -94,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="L2 (adam, adagrad, sgd) or decoupled (adamw) weight decay (default 0)")
     t.add_argument("--grad-clip", type=_positive(float), default=None, metavar="NORM",
                    help="clip the global gradient L2 norm to NORM (default: no clipping)")
-    t.add_argument("--embedding-optimizer", default="dense", choices=("dense", "lazy_adam", "rowwise_adagrad"),
+    t.add_argument("--embedding-optimizer", default="dense", choices=EMBEDDING_OPTIMIZERS,
                    help="dense: the tables with Adam like every weight (default); lazy_adam / rowwise_adagrad: "
                         "update only the rows a batch touches (a step's cost independent of the vocabulary)")
     t.add_argument("--embedding-lr", type=_positive(float), default=None, metavar="LR",

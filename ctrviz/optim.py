@@ -30,6 +30,7 @@ default stays dense Adam: small vocabularies gain nothing, and every figure and 
 from __future__ import annotations
 
 import math
+import typing
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
@@ -37,6 +38,7 @@ import torch
 from torch import Tensor, nn
 
 EmbeddingOptimizer = Literal["dense", "lazy_adam", "rowwise_adagrad"]
+EMBEDDING_OPTIMIZERS: tuple[str, ...] = typing.get_args(EmbeddingOptimizer)
 DENSE_OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "adagrad": torch.optim.Adagrad, "sgd": torch.optim.SGD}
 
@@ -240,7 +242,7 @@ def make_optimizer(model: nn.Module, name: str = "adam", lr: float = 1e-3, weigh
     extra = {"fused": True} if fused else {}
     if embedding == "dense":
         return DENSE_OPTIMIZERS[name](params, lr=lr, weight_decay=weight_decay, **extra)
-    if embedding not in ("lazy_adam", "rowwise_adagrad"):
+    if embedding not in EMBEDDING_OPTIMIZERS:
         raise ValueError(f"embedding optimizer must be 'dense', 'lazy_adam' or 'rowwise_adagrad', got {embedding!r}")
     if not tables:
         raise ValueError(f"embedding optimizer {embedding!r}: the model has no trainable nn.Embedding tables")

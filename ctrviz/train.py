@@ -63,7 +63,7 @@ from ctrviz.data.batch import Batch, CTRData, iter_batches
 from ctrviz.data.schema import Schema
 from ctrviz.metrics import evaluate
 from ctrviz.optim import DENSE_OPTIMIZERS as _OPTIMIZERS
-from ctrviz.optim import EmbeddingOptimizer, clip_grad_norm, make_optimizer
+from ctrviz.optim import EMBEDDING_OPTIMIZERS, EmbeddingOptimizer, clip_grad_norm, make_optimizer
 from ctrviz.utils import atomic_torch_save, resolve_device, seed_everything, writable_dir
 
 __all__ = ["CheckpointError", "TrainConfig", "TrainResult", "Trainer", "TrainingDiverged", "check_input",
@@ -189,7 +189,7 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{name} must be a finite number {'>=' if zero_ok else '>'} 0, got {v!r}")
         if self.optimizer not in _OPTIMIZERS:
             raise ValueError(f"TrainConfig.optimizer must be one of {sorted(_OPTIMIZERS)}, got {self.optimizer!r}")
-        if self.embedding_optimizer not in ("dense", "lazy_adam", "rowwise_adagrad"):
+        if self.embedding_optimizer not in EMBEDDING_OPTIMIZERS:
             raise ValueError(f"TrainConfig.embedding_optimizer must be 'dense', 'lazy_adam' or 'rowwise_adagrad', "
                              f"got {self.embedding_optimizer!r}")
         e = self.embedding_lr
