@@ -142,7 +142,8 @@ def test_cache_reused_then_invalidated_when_file_changes(tmp_path, cache, monkey
     src = shutil.copy(CSV, tmp_path / "train")
     first = load_avazu(src, min_count=2, cache=cache)
     files = sorted((cache / "avazu").iterdir())
-    assert [f.suffix for f in files] == [".parquet"] and first.info["cache_file"] == str(files[0])
+    assert sorted(f.suffix.split("-")[0] for f in files) == [".enc", ".parquet"]    # parsed table + its encoding
+    assert first.info["cache_file"] in map(str, files) and first.info["encoded_cache"] in map(str, files)
     real = av._parse
     monkeypatch.setattr(av, "_parse", lambda *a: pytest.fail("raw file parsed again"))
     again = load_avazu(src, min_count=2, cache=cache)
@@ -154,7 +155,8 @@ def test_cache_reused_then_invalidated_when_file_changes(tmp_path, cache, monkey
     monkeypatch.setattr(av, "_parse", lambda *a: calls.append(1) or real(*a))
     changed = load_avazu(src, min_count=2, cache=cache)
     assert calls == [1] and sum(changed.info["sizes"].values()) == 11
-    assert len(list((cache / "avazu").iterdir())) == 1                              # the stale parquet was replaced
+    left = sorted((cache / "avazu").iterdir())                  # the stale parquet and its encoding were replaced
+    assert len(left) == 2 and changed.info["cache_file"] in map(str, left)
 
 
 # -- errors ------------------------------------------------------------------------------------------

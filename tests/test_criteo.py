@@ -162,19 +162,22 @@ def test_cache_reused_then_invalidated_when_file_changes(tmp_path, cache, monkey
     src = shutil.copy(TXT, tmp_path / "train.txt")
     first = load_criteo(src, min_count=2, cache=cache)
     files = sorted((cache / "criteo").iterdir())
-    assert [f.suffix for f in files] == [".parquet"] and first.info["cache_file"] == str(files[0])
-    real = cr._parse
-    monkeypatch.setattr(cr, "_parse", lambda *a: pytest.fail("raw file parsed again"))
+    assert sorted(f.suffix.split("-")[0] for f in files) == [".enc", ".parquet"]    # parsed table + its encoding
+    assert first.info["cache_file"] in map(str, files) and first.info["encoded_cache"] in map(str, files)
+    real = cr._fast_parse
+    for parser in ("_parse", "_fast_parse"):
+        monkeypatch.setattr(cr, parser, lambda *a: pytest.fail("raw file parsed again"))
     again = load_criteo(src, min_count=2, cache=cache)
     assert (again.train.sparse == first.train.sparse).all() and again.info["sizes"] == first.info["sizes"]
     with open(src, "a") as fh:
         fh.write(TXT.read_text().splitlines()[0] + "\n")                          # a 13th line
     os.utime(src, ns=(os.stat(src).st_atime_ns, os.stat(src).st_mtime_ns + 10**9))
     calls = []
-    monkeypatch.setattr(cr, "_parse", lambda *a: calls.append(1) or real(*a))
+    monkeypatch.setattr(cr, "_fast_parse", lambda *a: calls.append(1) or real(*a))
     changed = load_criteo(src, min_count=2, cache=cache)
     assert calls == [1] and sum(changed.info["sizes"].values()) == 13
-    assert len(list((cache / "criteo").iterdir())) == 1                             # the stale parquet was replaced
+    left = sorted((cache / "criteo").iterdir())                 # the stale parquet and its encoding were replaced
+    assert len(left) == 2 and changed.info["cache_file"] in map(str, left)
 
 
 # -- errors ------------------------------------------------------------------------------------------

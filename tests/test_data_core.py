@@ -81,7 +81,7 @@ def test_batch_check_accepts_valid_and_indexing_keeps_rows():
     (lambda b: b.seqs.__setitem__("hist", torch.zeros(4, 2, dtype=torch.long)), "has length 2, schema max_len is 3"),
     (lambda b: setattr(b, "dense", torch.full((4, 1), float("nan"))), r"NaN/inf in fields \['price'\]"),
     (lambda b: setattr(b, "label", torch.tensor([0.0, 2.0, 1.0, 0.0])), "only 0 and 1"),
-    (lambda b: setattr(b, "sparse", torch.ones(4, 2, dtype=torch.int32)), "must be int64"),
+    (lambda b: setattr(b, "sparse", torch.ones(4, 2, dtype=torch.int16)), "must be int64"),
     (lambda b: setattr(b, "dense", torch.ones(4, 2)), "2 columns, schema has 1 dense"),
 ])
 def test_batch_check_errors_name_the_field(mutate, match):

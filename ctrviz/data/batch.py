@@ -5,6 +5,10 @@ tensor of row ids, so batching is one gather per tensor on the training device a
 work (``Batch.__getitem__``). Shapes (letters as in DESIGN.md): ``sparse`` (B, F_s) long,
 ``dense`` (B, F_d) float, ``seqs[name]`` (B, T) long with 0 = padding, ``label`` (B,) float,
 ``group`` (B,) long — the user id GAUC groups by, or ``None``.
+
+A whole split may store its ids as int32 (half the memory; the encoded cache of the large readers maps them from
+disk, :mod:`ctrviz.data.encoded_cache`): indexing a :class:`Batch` always gives int64 ids, so a model never sees
+the storage type.
 """
 
 from __future__ import annotations
@@ -23,9 +27,9 @@ class Batch:
     """Rows of a CTR dataset as tensors.
 
     Args:
-        sparse: (B, F_s) int64 ids, columns in ``schema.sparse_names`` order.
+        sparse: (B, F_s) int64 ids (int32 allowed for a stored split), columns in ``schema.sparse_names`` order.
         dense: (B, F_d) float32 values, columns in ``schema.dense_names`` order.
-        seqs: name → (B, T) int64 ids, 0 = padding, for every ``schema.seq_names`` field.
+        seqs: name → (B, T) int64 (or int32) ids, 0 = padding, for every ``schema.seq_names`` field.
         label: (B,) float32 clicks in {0, 1}.
         group: (B,) int64 user ids for GAUC, or ``None``.
 
@@ -57,9 +61,10 @@ class Batch:
         return self.label.shape[0]
 
     def __getitem__(self, idx: Tensor | slice) -> Batch:
-        """Rows ``idx`` (an index tensor on the same device, or a slice)."""
+        """Rows ``idx`` (an index tensor on the same device, or a slice); ids come back as int64 whatever the
+        storage type (``.long()`` is free when they already are)."""
         return Batch(
-            self.sparse[idx], self.dense[idx], {k: v[idx] for k, v in self.seqs.items()},
+            self.sparse[idx].long(), self.dense[idx], {k: v[idx].long() for k, v in self.seqs.items()},
             self.label[idx], None if self.group is None else self.group[idx],
         )
 
@@ -104,8 +109,8 @@ class Batch:
 
 
 def _check_ids(name: str, ids: Tensor, vocab_size: int, allow_pad: bool) -> None:
-    if ids.dtype != torch.int64:
-        raise TypeError(f"field {name!r}: ids must be int64, got {ids.dtype}")
+    if ids.dtype not in (torch.int64, torch.int32):
+        raise TypeError(f"field {name!r}: ids must be int64 (or int32 in a stored split), got {ids.dtype}")
     if ids.numel() == 0:
         return
     lo, hi = int(ids.min()), int(ids.max())

@@ -31,8 +31,10 @@ and FuxiCTR. The paper splits 90/10 without a valid set; we hold out 10 % for ea
 
 from __future__ import annotations
 
+import gzip
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
@@ -40,6 +42,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from ctrviz.data.batch import CTRData
@@ -60,9 +63,12 @@ from ctrviz.data.parquet_cache import (
 INT_FIELDS = tuple(f"I{k}" for k in range(1, 14))
 CAT_FIELDS = tuple(f"C{k}" for k in range(1, 27))
 ENV_VAR = "CTRVIZ_CRITEO_TXT"
+_NAMES = ["label", *INT_FIELDS, *CAT_FIELDS]
+# C* are stored as parquet dictionaries: the encoder reads each column's distinct values and codes, never re-hashing
 _SCHEMA = pa.schema([("label", pa.int8()), *((c, pa.int64()) for c in INT_FIELDS),
-                     *((c, pa.string()) for c in CAT_FIELDS)])
-_OPTIONS = {"format": "criteo-kaggle-tsv", "version": 1}
+                     *((c, pa.dictionary(pa.int32(), pa.string())) for c in CAT_FIELDS)])
+_OPTIONS = {"format": "criteo-kaggle-tsv", "version": 2}
+_INT_RE, _HEX_RE = r"^(-?\d{1,18})?$", r"^([0-9a-fA-F]{8})?$"
 _PROTOCOL = ("Criteo (Kaggle train.txt), AutoInt/FuxiCTR encoding: I1..I13 -> log_bucket tokens (v > 2 -> "
              "floor(ln(v)^2), else v; empty -> 'nan'), C1..C26 -> hex string (empty -> ''); one vocabulary per field "
              "fitted on train, tokens seen < {min_count} times there -> OOV. Random split (seed {seed}): test "
@@ -71,12 +77,53 @@ _PROTOCOL = ("Criteo (Kaggle train.txt), AutoInt/FuxiCTR encoding: I1..I13 -> lo
 
 def _optional_ints(col: pa.Array, numbers: np.ndarray, path: Path, field: str) -> pa.Array:
     """An ``I*`` column as int64, empty → null; anything but an integer or empty names its line."""
-    first_bad(pc.match_substring_regex(col, r"^(-?\d{1,18})?$"), numbers, path, f"an integer {field} or empty", col)
+    first_bad(pc.match_substring_regex(col, _INT_RE), numbers, path, f"an integer {field} or empty", col)
     return pc.cast(pc.if_else(pc.equal(col, ""), pa.scalar(None, pa.string()), col), pa.int64())
 
 
+class _NotFast(ValueError):
+    """The fast parser met a value it does not accept: the line-numbered parser reads the file instead."""
+
+
+def _fast_column(k: int, col: pa.Array) -> pa.Array:
+    """Column ``k`` of a parsed block, validated on its distinct values only (one hash pass per column):
+    label → int8, ``I*`` → int64 with nulls, ``C*`` → a dictionary array. Raises :class:`_NotFast` on a bad value."""
+    col = pc.dictionary_encode(col)
+    values = col.dictionary                                                 # the block's distinct strings
+    if k == 0:
+        if not pc.all(pc.is_in(values, value_set=pa.array(["0", "1"]))).as_py():
+            raise _NotFast
+        return pc.take(pc.cast(values, pa.int8()), col.indices)
+    if not pc.all(pc.match_substring_regex(values, _INT_RE if k <= len(INT_FIELDS) else _HEX_RE)).as_py():
+        raise _NotFast
+    if k > len(INT_FIELDS):
+        return col
+    ints = pc.cast(pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values), pa.int64())
+    return pc.take(ints, col.indices)
+
+
+def _fast_parse(path: Path) -> Iterator[pa.Table]:
+    """The rows of ``path`` as :func:`_parse` yields them, parsed by pyarrow's multi-threaded CSV reader and checked
+    on each block's distinct values; any problem (a wrong column count, a bad value, bad UTF-8) raises
+    :class:`_NotFast` (or pyarrow's ``ArrowInvalid``, a ``ValueError``), and :func:`_cached` re-reads the file with
+    :func:`_parse`, whose error names the line. About 5× faster than :func:`_parse` on a valid file."""
+    with open_text_source(path) as fh:
+        gz = isinstance(fh, gzip.GzipFile)
+    source = pa.input_stream(str(path), compression="gzip" if gz else None)
+    reader = pcsv.open_csv(
+        source, read_options=pcsv.ReadOptions(column_names=_NAMES, block_size=1 << 24),
+        parse_options=pcsv.ParseOptions(delimiter="\t", quote_char=False, double_quote=False, escape_char=False,
+                                        newlines_in_values=False, ignore_empty_lines=True),
+        convert_options=pcsv.ConvertOptions(column_types=dict.fromkeys(_NAMES, pa.string()),
+                                            strings_can_be_null=False, quoted_strings_can_be_null=False))
+    with reader, ThreadPoolExecutor(2) as pool:                      # pyarrow kernels release the GIL
+        for block in reader:
+            yield pa.table(list(pool.map(_fast_column, range(len(_NAMES)), block.columns)), names=_NAMES)
+
+
 def _parse(path: Path, chunksize: int) -> Iterator[pa.Table]:
-    """Yield the validated rows of ``path`` chunk by chunk (label int8, I* int64 with nulls, C* strings)."""
+    """Yield the validated rows of ``path`` chunk by chunk (label int8, I* int64 with nulls, C* strings); a bad value
+    names its line."""
     for numbers, lines in iter_line_chunks(path, chunksize):
         f = split_fields(lines, numbers, "\t", 40, path)
         columns = earliest_bad_line(                   # the first bad line is reported, whichever column
@@ -88,8 +135,7 @@ def _parse(path: Path, chunksize: int) -> Iterator[pa.Table]:
 
 def _hashes(col: pa.Array, numbers: np.ndarray, path: Path, field: str) -> pa.Array:
     """A ``C*`` column as it is; anything but 8 hex digits or empty names its line."""
-    first_bad(pc.match_substring_regex(col, r"^([0-9a-fA-F]{8})?$"), numbers, path, f"8 hex digits or empty in {field}",
-              col)
+    first_bad(pc.match_substring_regex(col, _HEX_RE), numbers, path, f"8 hex digits or empty in {field}", col)
     return col
 
 
@@ -113,6 +159,11 @@ def _cached(path: str | Path, cache: str | Path | None, chunksize: int, created:
     src = need_file(path, "the Criteo Kaggle train.txt")
     check_chunksize(chunksize)
     _refuse_known_variants(src)
+    try:                                               # fast on a valid file; on any problem, the exact error below
+        return cached_parquet("criteo", src, _OPTIONS, _SCHEMA, lambda: _fast_parse(src), cache=cache,
+                              created=created)
+    except ValueError:
+        pass
     return cached_parquet("criteo", src, _OPTIONS, _SCHEMA, lambda: _parse(src, chunksize), cache=cache,
                           created=created)
 
@@ -141,7 +192,9 @@ def read_criteo(path: str | Path, *, cache: str | Path | None = None, chunksize:
         ([5], [-1], [<NA>], ['68fd1e64'], 'Int64')
     """
     cached = _cached(path, cache, chunksize)
-    t = pq.read_table(cached).to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+    t = pq.read_table(cached)
+    t = t.cast(pa.schema([(f.name, pa.string() if pa.types.is_dictionary(f.type) else f.type) for f in t.schema]))
+    t = t.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
     t.attrs["cache_file"] = str(cached)
     return t
 

@@ -17,10 +17,10 @@ The large real-data readers (:mod:`ctrviz.data.amazon`, :mod:`ctrviz.data.taobao
    :func:`~ctrviz.data.encoders.pad_sequences` pads them, vocabularies are :class:`~ctrviz.data.encoders.Vocabulary`
    fitted on the train split, and the :class:`~ctrviz.data.encoders.TableEncoder` returned describes (and can
    re-encode) the same columns;
-5. for the all-categorical tables (:mod:`ctrviz.data.criteo`, :mod:`ctrviz.data.avazu`) :func:`random_split` draws a
-   seeded train/valid/test split of the rows and :func:`encode_sparse_parquet` encodes the parquet file one column at
-   a time (read, fit the vocabulary on the train rows, encode), so the peak memory is one raw column plus the
-   (N, F) id matrix.
+5. for the all-categorical tables (:mod:`ctrviz.data.criteo`, :mod:`ctrviz.data.avazu`) :func:`load_split_table`
+   draws a seeded train/valid/test split of the rows (:func:`random_split`) and encodes the parquet file one column
+   at a time into the encoded cache (:mod:`ctrviz.data.encoded_cache`: int32 ids on disk, memory-mapped by every
+   later load, which neither parses nor encodes).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
@@ -46,6 +47,7 @@ import pyarrow.parquet as pq
 import torch
 
 from ctrviz.data.batch import Batch, CTRData
+from ctrviz.data.encoded_cache import build_encoded, encoded_folder, encoded_key, load_encoded
 from ctrviz.data.encoders import Column, TableEncoder, Vocabulary, log_bucket, pad_sequences
 from ctrviz.data.schema import Pair
 from ctrviz.utils import orphaned_temp_files, temp_prefix
@@ -270,13 +272,18 @@ def cached_parquet(dataset: str, path: str | Path, options: Mapping[str, object]
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=temp_prefix(final.name), suffix=".tmp")
     os.close(fd)
     try:
-        rows = 0
-        with pq.ParquetWriter(tmp, schema) as writer:
+        rows, pending = 0, None
+        # one writer thread: chunk k is compressed and written while chunk k + 1 is parsed (both release the GIL)
+        with pq.ParquetWriter(tmp, schema, compression="lz4") as writer, ThreadPoolExecutor(1) as write:
             for part in chunks():
                 if isinstance(part, pd.DataFrame):
                     part = pa.Table.from_pandas(part, schema=schema, preserve_index=False)
-                writer.write_table(part.cast(schema))
+                if pending is not None:
+                    pending.result()
+                pending = write.submit(writer.write_table, part.cast(schema))
                 rows += len(part)
+            if pending is not None:
+                pending.result()
         if rows == 0 and not allow_empty:
             raise ValueError(f"{src}: no data rows (the file is empty, blank or holds only a header)")
         os.chmod(tmp, 0o644)
@@ -417,53 +424,8 @@ def sparse_tokens(col: pa.Array | pa.ChunkedArray, transform: str = "none") -> p
     return pd.Series(col.to_numpy(zero_copy_only=False) if isinstance(col, pa.Array) else col.to_numpy())
 
 
-def encode_sparse_parquet(name: str, parquet: str | Path, columns: Sequence[Column], label: str,
-                          splits: Mapping[str, np.ndarray], *, info: dict) -> CTRData:
-    """A parquet table of categorical columns → :class:`CTRData` of sparse fields, one column at a time.
-
-    For every column: read it from ``parquet`` (never the whole table), turn it into tokens
-    (:func:`sparse_tokens`, its ``transform``), fit a ``Vocabulary(min_count)`` on the train rows, encode all rows.
-
-    Args:
-        name: dataset name.
-        parquet: the cached table.
-        columns: sparse :class:`~ctrviz.data.encoders.Column` specs, in field order, each its own vocabulary.
-        label: the 0/1 label column of the table.
-        splits: ``"train"``, ``"valid"``, ``"test"`` → row indices into the table (see :func:`random_split`).
-        info: copied into ``CTRData.info`` with ``sizes``, ``click_rate`` and the fitted ``encoder`` added.
-
-    Returns:
-        ``CTRData`` whose splits hold the rows in the order of ``splits``; no pairs, no user field (``group`` None).
-    """
-    pf = pq.ParquetFile(parquet)
-    order = np.concatenate([np.asarray(splits[s], dtype=np.int64) for s in SPLITS])   # (N,) rows, split by split
-    bounds = np.cumsum([0] + [len(splits[s]) for s in SPLITS])
-    train = np.asarray(splits["train"], dtype=np.int64)
-    enc = TableEncoder(columns, label=label)
-    ids = np.empty((len(order), len(columns)), dtype=np.int64)                       # (N, F)
-    for j, c in enumerate(columns):
-        if c.kind != "sparse" or c.vocab not in (None, c.name):
-            raise ValueError(f"encode_sparse_parquet: column {c.name!r} must be sparse with its own vocabulary")
-        tokens = sparse_tokens(pf.read(columns=[c.src]).column(0), c.transform)
-        vocab = Vocabulary(c.min_count).fit(tokens.iloc[train])
-        if not vocab.tokens:
-            raise ValueError(f"{name}: no value of field {c.name!r} occurs min_count={c.min_count} times in the "
-                             f"train split ({len(train)} rows); lower min_count (ctrviz train/reproduce --min-count N)")
-        ids[:, j] = vocab.encode(tokens)[order]
-        enc.vocabs[c.name] = vocab
-    y = pf.read(columns=[label]).column(0).to_numpy().astype(np.float32)[order]      # (N,)
-    batches = {}
-    for k, s in enumerate(SPLITS):
-        a, b = int(bounds[k]), int(bounds[k + 1])
-        batches[s] = Batch(torch.from_numpy(ids[a:b]), torch.zeros(b - a, 0), {}, torch.from_numpy(y[a:b]))
-    info = {**info, "sizes": {s: len(b) for s, b in batches.items()},
-            "click_rate": {s: float(b.label.mean()) if len(b) else float("nan") for s, b in batches.items()},
-            "encoder": enc}
-    return CTRData(name, enc.schema, batches["train"], batches["valid"], batches["test"], info)
-
-
 __all__ = ["SEQ_COLUMNS", "SPLITS", "arrow_text", "cached_parquet", "check_chunksize", "check_positive_int",
-           "encode_seq_splits", "encode_sparse_parquet", "first_bad", "flat_history_index", "iter_line_chunks",
+           "encode_seq_splits", "first_bad", "flat_history_index", "iter_line_chunks",
            "need_file", "parse_ints", "parse_labels", "random_split", "source_key", "sparse_tokens", "split_fields"]
 
 
@@ -472,7 +434,8 @@ def load_split_table(name: str, path: str | Path, cache_table: Callable[[list[Pa
                      seed: int, valid_fraction: float, test_fraction: float) -> CTRData:
     """The shared body of the Criteo and Avazu loaders: check the arguments before any file is touched, cache
     the raw file (``cache_table(created)`` → parquet path, appending it to ``created`` when this call wrote it),
-    split its rows at random, encode column by column; on any error the parquet this call wrote is removed.
+    split its rows at random, encode column by column into the encoded cache (or map it, when this encoding was
+    built before); on any error the parquet this call wrote is removed.
 
     ``protocol`` is formatted with ``min_count``, ``seed``, ``valid_fraction`` and ``test_fraction`` into
     ``info["protocol"]``; ``columns(min_count)`` gives the field specs.
@@ -482,15 +445,18 @@ def load_split_table(name: str, path: str | Path, cache_table: Callable[[list[Pa
     created: list[Path] = []
     cached = cache_table(created)
     with forget_on_error(created):                     # a failed load leaves no cache file of its own behind
+        cols = list(columns(min_count))
+        split = {"seed": seed, "valid_fraction": valid_fraction, "test_fraction": test_fraction}
+        folder = encoded_folder(cached, encoded_key(cached, cols, label, split))
+        if (folder / "meta.json").is_file():           # encoded before: map the arrays, no parsing, no encoding
+            return load_encoded(folder)
         n = pq.ParquetFile(cached).metadata.num_rows
         splits = random_split(n, valid_fraction=valid_fraction, test_fraction=test_fraction, seed=seed)
         if not len(splits["train"]):
             raise ValueError(f"{path}: the {name} train split is empty ({n} rows; file empty or fractions too big)")
-        info = {"protocol": protocol.format(min_count=min_count, seed=seed, valid_fraction=valid_fraction,
-                                            test_fraction=test_fraction),
-                "source": str(path), "cache_file": str(cached), "seed": seed, "valid_fraction": valid_fraction,
-                "test_fraction": test_fraction, "min_count": min_count}
-        return encode_sparse_parquet(name, cached, columns(min_count), label, splits, info=info)
+        info = {"protocol": protocol.format(min_count=min_count, **split), "source": str(path),
+                "cache_file": str(cached), **split, "min_count": min_count}
+        return load_encoded(build_encoded(name, cached, cols, label, splits, folder, info=info))
 
 
 @contextlib.contextmanager
