@@ -59,7 +59,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from ctrviz import distributed
-from ctrviz.data.batch import Batch, CTRData, iter_batches
+from ctrviz.data.batch import Batch, CTRData, iter_batches, place
 from ctrviz.data.schema import Schema
 from ctrviz.metrics import evaluate
 from ctrviz.optim import DENSE_OPTIMIZERS as _OPTIMIZERS
@@ -296,7 +296,8 @@ class Trainer:
         check_input(model, {"data.train": data.train, "data.valid": data.valid, "data.test": data.test}, "Trainer.fit")
         seed_everything(cfg.seed)
         model.to(device)
-        train, valid, test = data.train.to(device), data.valid.to(device), data.test.to(device)
+        # each split on the device when it fits (whole splits resident on a GPU), else read from host memory
+        train, valid, test = (place(getattr(data, s), device) for s in ("train", "valid", "test"))
         params = [p for p in model.parameters() if p.requires_grad]
         if not params:
             raise ValueError("the model has no trainable parameters")
@@ -318,7 +319,7 @@ class Trainer:
                 break
             t0 = time.perf_counter()
             try:
-                loss, train_s = self._train_epoch(train_fwd, opt, params, train, epoch, amp)
+                loss, train_s = self._train_epoch(train_fwd, opt, params, train, epoch, amp, device)
             except TrainingDiverged as e:
                 kept = f"{ckpt} still holds epoch {st.epoch}" if ckpt and st.epoch else "no checkpoint written"
                 raise TrainingDiverged(f"training diverged: {e}. Try a lower lr (now {cfg.lr:g}), grad_clip (e.g. "
@@ -351,14 +352,14 @@ class Trainer:
                            sum(p.numel() for p in params), time.perf_counter() - t_start, str(device), model)
 
     def _train_epoch(self, fwd: nn.Module, opt: torch.optim.Optimizer, params: list[Tensor], train: Batch,
-                     epoch: int, amp: bool) -> tuple[float, float]:
+                     epoch: int, amp: bool, dev: torch.device) -> tuple[float, float]:
         """One pass over ``train``; returns (mean loss, training seconds). No host sync per step on CUDA.
 
         ``fwd`` returns ``(logits, aux | None)`` (:class:`ctrviz.distributed.TrainForward`); under a process group it
         is :func:`ctrviz.distributed.wrap`'s DDP module and each global batch is cut to this rank's rows (module
         docstring of :mod:`ctrviz.distributed`).
         """
-        cfg, dev = self.config, train.device
+        cfg = self.config
         ddp, world = distributed.active(), distributed.world_size()
         gen = torch.Generator().manual_seed(int(np.random.SeedSequence([cfg.seed, epoch]).generate_state(1)[0]))
         if ddp:  # dropout: independent draws per rank, reproducible per epoch (resume included)
@@ -367,7 +368,7 @@ class Trainer:
         loss_sum = torch.zeros((), dtype=torch.float64, device=dev)
         checked, t0 = 0, time.perf_counter()
         fwd.train()
-        batches = iter_batches(train, cfg.batch_size, shuffle=True, generator=gen)
+        batches = iter_batches(train, cfg.batch_size, shuffle=True, generator=gen, device=dev)
         for step, b in enumerate(tqdm(batches, total=steps, desc=f"epoch {epoch}", leave=False,
                                       disable=not (cfg.progress and distributed.is_main())), 1):
             n, weight = len(b), 1.0

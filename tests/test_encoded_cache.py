@@ -16,8 +16,12 @@ import torch
 import ctrviz.data.criteo as cr
 import ctrviz.data.encoded_cache as ec
 import ctrviz.data.parquet_cache as pcache
+from ctrviz.data.batch import CTRData
 from ctrviz.data.criteo import load_criteo, read_criteo
 from ctrviz.data.encoders import Vocabulary
+from ctrviz.models import create
+from ctrviz.train import TrainConfig, Trainer
+from ctrviz.utils import seed_everything
 
 TXT = Path(__file__).parent / "fixtures" / "criteo" / "train.txt"
 
@@ -121,3 +125,17 @@ def test_copy_of_cache_folder_loads_elsewhere(tmp_path):
     shutil.copytree(tmp_path / "a", tmp_path / "b")
     b = ec.load_encoded(Path(str(a.info["encoded_cache"]).replace(str(tmp_path / "a"), str(tmp_path / "b"))))
     assert torch.equal(a.valid.sparse, b.valid.sparse) and b.info["sizes"] == a.info["sizes"]
+
+
+def test_training_on_the_mapped_int32_splits_equals_training_on_int64_copies(tmp_path):
+    mapped = load_criteo(TXT, min_count=1, valid_fraction=0.25, test_fraction=0.25, seed=1, cache=tmp_path)
+    copied = CTRData(mapped.name, mapped.schema, *(getattr(mapped, s)[:] for s in ("train", "valid", "test")),
+                     mapped.info)
+    assert mapped.train.sparse.dtype == torch.int32 and copied.train.sparse.dtype == torch.int64
+    cfg = TrainConfig(epochs=2, batch_size=4, seed=0, progress=False, patience=0)
+    runs = []
+    for d in (mapped, copied):
+        seed_everything(0)
+        runs.append(Trainer(cfg).fit(create("deepfm", d.schema), d).history.drop(columns=["seconds", "samples_per_s"]))
+    pd.testing.assert_frame_equal(runs[0], runs[1], check_exact=True)
+    assert len(runs[0]) == 2 and np.isfinite(runs[0]["train_loss"]).all()

@@ -79,6 +79,13 @@ class Batch:
     def device(self) -> torch.device:
         return self.label.device
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of all the tensors (as stored: int32 ids count 4 bytes each)."""
+        ts = [self.sparse, self.dense, self.label, *self.seqs.values()] + ([] if self.group is None else [self.group])
+        return sum(t.numel() * t.element_size() for t in ts)
+
+
     def check(self, schema: Schema) -> None:
         """Raise ``ValueError`` naming the field if the tensors don't match ``schema``."""
         if self.sparse.shape[1] != len(schema.sparse_names):
@@ -106,6 +113,26 @@ class Batch:
                              "use label.float()")
         if len(self) and not ((self.label == 0) | (self.label == 1)).all():
             raise ValueError("Batch.label must hold only 0 and 1")
+
+
+def place(batch: Batch, device: torch.device, free_bytes: int | None = None) -> Batch:
+    """``batch`` where training reads it from: on ``device`` when it fits, else left in host memory.
+
+    On a GPU a split is copied whole when it takes at most half of the free device memory (``free_bytes``, default
+    ``torch.cuda.mem_get_info``), so a step gathers its rows on the GPU; a larger split stays on the host (e.g. the
+    memory-mapped encoded cache) and each mini-batch is gathered there and copied over from pinned memory
+    (:func:`iter_batches` with ``device``). On the CPU nothing is copied.
+
+    Example:
+        >>> b = Batch(torch.arange(2, 6)[:, None], torch.zeros(4, 0), {}, torch.zeros(4))
+        >>> place(b, torch.device("meta"), free_bytes=10).device.type    # 48 bytes > half of 10 → stays home
+        'cpu'
+    """
+    if device.type == "cpu" or batch.device == device:
+        return batch
+    if free_bytes is None:
+        free_bytes = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else batch.nbytes * 2
+    return batch.to(device) if batch.nbytes <= free_bytes / 2 else batch
 
 
 def _check_ids(name: str, ids: Tensor, vocab_size: int, allow_pad: bool) -> None:
@@ -148,14 +175,16 @@ class CTRData:
 
 
 def iter_batches(data: Batch, batch_size: int, *, shuffle: bool = False,
-                 generator: torch.Generator | None = None) -> Iterator[Batch]:
+                 generator: torch.Generator | None = None, device: torch.device | None = None) -> Iterator[Batch]:
     """Mini-batches of ``data``: one gather per tensor on the data's device, no per-row Python.
 
     Args:
-        data: the rows, already on the training device.
+        data: the rows, on the training device or (see :func:`place`) in host memory.
         batch_size: rows per batch (the last one may be smaller).
         shuffle: permute rows first, drawing from ``generator`` (a CPU generator, for bit-identical
             order across devices).
+        device: where to deliver each batch, when ``data`` lives elsewhere: gathered where ``data`` is, then copied
+            (from pinned memory, without blocking, when ``device`` is a GPU).
 
     Example:
         >>> b = Batch(torch.arange(2, 7)[:, None], torch.zeros(5, 0), {}, torch.zeros(5))
@@ -165,10 +194,19 @@ def iter_batches(data: Batch, batch_size: int, *, shuffle: bool = False,
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     n = len(data)
+    move = device is not None and torch.device(device) != data.device
     if shuffle:
         order = torch.randperm(n, generator=generator).to(data.device)
-        for i in range(0, n, batch_size):
-            yield data[order[i:i + batch_size]]
+        parts = (data[order[i:i + batch_size]] for i in range(0, n, batch_size))
     else:
-        for i in range(0, n, batch_size):
-            yield data[i:i + batch_size]
+        parts = (data[i:i + batch_size] for i in range(0, n, batch_size))
+    for b in parts:
+        yield _pinned(b).to(device) if move else b
+
+
+def _pinned(b: Batch) -> Batch:
+    """``b`` in page-locked host memory when a GPU is present (so ``to(cuda)`` does not block), else ``b``."""
+    if not torch.cuda.is_available():
+        return b
+    return Batch(b.sparse.pin_memory(), b.dense.pin_memory(), {k: v.pin_memory() for k, v in b.seqs.items()},
+                 b.label.pin_memory(), None if b.group is None else b.group.pin_memory())
