@@ -171,7 +171,7 @@ def run_key(spec: RunSpec, train: TrainConfig, fingerprint: str) -> str:
     cfg = make_config(spec.model, dict(spec.config))
     tc = _train_fields(train)
     tc["seed"] = spec.seed
-    text = json.dumps({"model": spec.model, "config": dataclasses.asdict(cfg), "train": tc, "data": fingerprint,
+    text = json.dumps({"model": spec.model, "config": _model_fields(cfg), "train": tc, "data": fingerprint,
                        "version": _CACHE_VERSION, "torch": torch.__version__}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -180,6 +180,19 @@ _CACHE_VERSION = 1          # bump when a result row's meaning changes
 # TrainConfig fields added since version 1, with their defaults: hashed only when set to something else, so
 # the runs cached before a field existed (which ran with its default) keep their keys.
 _ADDED_FIELDS = {"fused": False, "embedding_optimizer": "dense", "embedding_lr": None}
+
+
+# Model-config fields added since version 1 (GIN's pair order, CAN's last-layer activation), likewise hashed only
+# when they differ from the default every earlier run had.
+_ADDED_MODEL_FIELDS = {"pair_order": "eq8", "micro_last_activation": True}
+
+
+def _model_fields(cfg: object) -> dict | None:
+    """``asdict(cfg)`` without the added fields left at their defaults (``None`` for a module without a config)."""
+    if not dataclasses.is_dataclass(cfg):
+        return None
+    return {k: v for k, v in dataclasses.asdict(cfg).items()
+            if not (k in _ADDED_MODEL_FIELDS and v == _ADDED_MODEL_FIELDS[k])}
 
 
 def _train_fields(train: TrainConfig) -> dict:
@@ -194,7 +207,7 @@ def _stage_key(module: nn.Module, stage: str, train: TrainConfig, fingerprint: s
     cfg = getattr(module, "config", None)
     h = hashlib.sha256(json.dumps({
         "stage": stage, "module": type(module).__name__, "train": _train_fields(train), "data": fingerprint,
-        "config": dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else None,
+        "config": _model_fields(cfg),
         "version": _CACHE_VERSION, "torch": torch.__version__}, sort_keys=True, default=str).encode())
     for name, t in module.state_dict().items():
         h.update(f"{name}/{tuple(t.shape)}/{t.dtype}".encode())

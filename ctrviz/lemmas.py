@@ -25,7 +25,8 @@ Two things the paper leaves implicit, found by these checks:
   sums over x_l, so the proofs set u = x_l, v = x_0 — the *swapped* pairing (B_{l-1}, B_0). With GIN's
   own order the same W gives x_l ⊙ (Wᵀ x_0), another function. Lemma A.7 instead keeps u = x_0 and
   fuses by *row* sums O_i = Σ_j Z_ij = (Z h)_i, which ``hᵀ Z`` is not. Both forms are checked here, and
-  the rows say which.
+  the rows say which. The GIN model offers both orders for its layers ≥ 2: ``GINConfig(pair_order="lemma")``
+  (``GINLayer(swapped=True)``) is the proofs' order, in which a stack of GIN layers is a stack of DCN/DCN-M terms.
 - **AutoInt (Lemma 3.4) is degenerate.** Its construction ``W_ij = (k_i / k_j) v_j`` divides by the
   key's components and ``α_j = softmax_j(q_sᵀ k_j) / (q_sᵀ k_j)`` by the attention logit; the
   relation holds on generic inputs but is undefined when a key component or a logit is 0 (NaN), and

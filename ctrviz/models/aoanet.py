@@ -51,7 +51,7 @@ Ranking = Literal["subspace", "layer", "global"]
 
 @dataclass(frozen=True)
 class AOANetConfig(GINConfig):
-    """:class:`~ctrviz.models.gin.GINConfig` plus the architecture adaptation:
+    """:class:`~ctrviz.models.gin.GINConfig` (``pair_order`` included) plus the architecture adaptation:
 
     Args:
         ratio: r, the fraction of interactions kept (Table 4: 0.3 on Criteo).

@@ -16,12 +16,13 @@ With ``layers=(D, 1), bias=False, activation="none", orders=1`` the unit's outpu
 
 Deviations from the paper: one sigmoid logit instead of a 2-way softmax; the DNN part uses PReLU as
 the DIEN/CAN code does; only parameter independence is on by default, as the paper's public-dataset
-experiments (Sec. 4.4).
+experiments (Sec. 4.4). ``can-official`` (:class:`CANOfficial`) is the unit as the released code computes it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -90,3 +91,46 @@ class CAN(nn.Module):
         e = self.embedding(batch).flatten(1)                 # (B, F·D)
         co = self.coaction(batch).flatten(1)                 # (B, P, O) → (B, P·O)
         return self.mlp(torch.cat([e, co], 1)).squeeze(-1)   # (B, F·D + P·O) → (B,)
+
+
+@dataclass(frozen=True)
+class CANOfficialConfig(CANConfig):
+    """:class:`CANConfig` with the co-action unit of the released code as defaults: ``micro_bias=False``,
+    ``micro_last_activation=False``, ``order_combine="concat"`` (:class:`CANOfficial`)."""
+
+    micro_bias: bool = False
+    micro_last_activation: bool = False
+    order_combine: Literal["sum", "concat"] = "concat"
+
+
+@register("can-official", CANOfficialConfig, "CAN as its official code: no micro-MLP bias, no last tanh, orders "
+          "concatenated", "Zhou et al., CAN; CAN-Paper/Co-Action-Network script/model.py")
+class CANOfficial(CAN):
+    """CAN with the co-action unit of the official code, CAN-Paper/Co-Action-Network ``script/model.py``.
+
+    Three things differ from the paper and from ``can``'s defaults, each a switch of
+    :class:`~ctrviz.nn.coaction.CoActionOptions` that this preset sets:
+
+    - **no micro-MLP bias** (``micro_bias=False``): ``weight_emb_b = [0, 0]``, so ``P_induction`` holds only the
+      weights, D' = 16·8 + 8·4 = 160 (its ``WEIGHT_EMB_DIM``) instead of Eq. 5–6's 160 + 8 + 4 = 172;
+    - **no tanh after the last layer** (``micro_last_activation=False``): ``gen_coaction`` applies ``tf.nn.tanh``
+      only ``if j != len(weight)-1``; Eq. 8 applies σ to every layer;
+    - **orders concatenated** (``order_combine="concat"``): every order's ``h_1 ‖ h_2`` is appended to one list
+      and concatenated, 3 × (8 + 4) = 36 values per pair reach the DNN; Eq. 11 sums the orders to 12.
+
+    The rest is ``can``'s and agrees with that code: micro-MLP 16→8→4 shared by the C = 3 orders (``order_indep =
+    False``), feed powers P_feed^c, a separate feed table (parameter independence), one induction table per
+    vocabulary, masked sum-pooling over the history, 200 × 80 PReLU head. Not reproduced: its TF default
+    (Glorot-uniform) init of the tables (ctrviz keeps the paper's N(0, 0.01)) and the BatchNorm on the head's input
+    (``bn1``); its batch size 128 and Adam lr 0.001 are training settings (:class:`~ctrviz.train.TrainConfig`).
+
+    Args/Shape: as :class:`CAN` (config :class:`CANOfficialConfig`).
+
+    Example:
+        >>> from ctrviz.data.schema import Field, Pair
+        >>> s = Schema((Field("item", "sparse", vocab_size=6),
+        ...             Field("hist", "sequence", vocab="item", vocab_size=6, max_len=4)), (Pair("item", "hist"),))
+        >>> m = CANOfficial(s, CANOfficialConfig(embed_dim=4, hidden=(8,)))
+        >>> m.coaction.induction.weight.shape[1], m.config.coaction().out_dim     # D' = 160, O = 3 × (8 + 4)
+        (160, 36)
+    """

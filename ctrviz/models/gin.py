@@ -7,6 +7,7 @@ Equations:
 
     B_0 = A = {a_1, …, a_n} = E(X)                                   (Eq. 6, one vector per field)
     P_l^s = h_l^sᵀ Σ_{(u,v) ∈ B_0 × B_{l-1}} α_{l,u,v}^s (u ⊗ v) ⊙ W_l^s   (Eq. 7–12)
+          = Σ_{u,v} α_{l,u,v}^s v ⊙ (M_l^sᵀ u),   M_l^s = diag(h_l^s) W_l^s     (``ctrviz.nn.gin``'s fast path)
     B_l = {P_l^1, …, P_l^S},   l = 1..L                              (Eq. 13)
     H = MLP(concat(A))   (ReLU 512-256-64)                           (Eq. 14)
     Q = concat(P_L^1, …, P_L^S)                                      (Eq. 15)
@@ -14,14 +15,21 @@ Equations:
 
 The interaction + fusion layer is :class:`ctrviz.nn.gin.GINLayer` (fast path by default, the literal
 D×D maps with ``literal=True``). α layout: layer 1 ``alpha[s, u, v]`` is field u × field v; a later
-layer's ``alpha[s, u, v]`` is field u of B_0 × subspace v of B_{l-1}. :meth:`GIN.interactions` lists
+layer's ``alpha[s, a, b]`` is field a of B_0 × subspace b of B_{l-1}. :meth:`GIN.interactions` lists
 them as a DataFrame.
+
+Pair order (``pair_order``). Eq. 8 reads ``C_l = {Z_{u,v} | (u,v) ∈ pairing(B_0, B_{l-1})}``: u ∈ B_0, v ∈ B_{l-1},
+so P_l = Σ α x_{l-1} ⊙ (Mᵀ x_0) (``"eq8"``, the default). The proofs of Lemmas 3.1–3.2, which show GIN contains DCN
+and DCN-M, "denote x_l = u, x_0 = v": u ∈ B_{l-1}, v ∈ B_0, so P_l = Σ α x_0 ⊙ (Mᵀ x_{l-1}), DCN-M's x_0 ⊙ (W^D x_l)
+(``"lemma"``). Layer 1 pairs B_0 with itself and is the same in both; from layer 2 on, only the lemma order
+can express a 2-layer DCN or DCN-M (``tests/test_gin_pairing.py``; Eq. 8's order leaves a residual).
 
 Deviations from the paper: the paper gives no initialisation; here W^s starts near I and h^s near 1
 (GIN starts close to a Hadamard-product model, Lemma A.2) and every α at ``alpha_init``, so the order
 of |α| is learned, not drawn. ``alpha_l1`` (0 by default, as in the paper) adds λ·Σ|α| to the loss
 for users who want sparser gates (AutoFIS uses a sparse optimizer for that). Sequence fields enter as
-one pooled vector each; a dense field x as x·v.
+one pooled vector each; a dense field x as x·v. Eq. 8 and the lemmas' proofs disagree on which vector
+of a pair is u for layers ≥ 2: both are offered (``pair_order``), Eq. 8's by default.
 """
 
 from __future__ import annotations
@@ -38,7 +46,7 @@ from ctrviz.data.schema import Schema
 from ctrviz.models.registry import register
 from ctrviz.nn import MLP, FieldEmbedding
 from ctrviz.nn.config import Config, check_positive
-from ctrviz.nn.gin import GINLayer, Pairing, pair_mask
+from ctrviz.nn.gin import GINLayer, Pairing, PairOrder, pair_mask
 from ctrviz.nn.mlp import Activation
 
 
@@ -49,6 +57,11 @@ class GINConfig(Config):
         layers: L interaction + fusion layers (Table 4: 2).
         subspaces: S per layer (Table 4: 3 on Criteo, 2 on Private).
         pairing: first-layer pairs, ``"all"`` (B_0 × B_0, the paper), ``"distinct"`` or ``"upper"``.
+        pair_order: which vector of a pair is u in layers l ≥ 2 (layer 1 is B_0 × B_0 either way):
+            ``"eq8"`` — Eq. 8, ``C_l = {Z_{u,v} | (u,v) ∈ pairing(B_0, B_{l-1})}``, u ∈ B_0, v ∈ B_{l-1}:
+            P = Σ α x_{l-1} ⊙ (Mᵀ x_0), M = diag(h) W (the default, bit-identical to ctrviz before the switch);
+            ``"lemma"`` — the proofs of Lemmas 3.1 and 3.2 ("Let us denote x_l = u, x_0 = v"), u ∈ B_{l-1},
+            v ∈ B_0: P = Σ α x_0 ⊙ (Mᵀ x_{l-1}), the form of DCN-M's x_0 ⊙ (W^D x_l) (Eq. 23–26).
         alpha_init: starting value of every α.
         alpha_l1: λ of an optional L1 penalty λ·Σ|α| (0 = the paper).
         hidden, activation, dropout, batch_norm: the parallel deep network (Sec. 4.1: ReLU 512-256-64);
@@ -65,6 +78,7 @@ class GINConfig(Config):
     layers: int = 2
     subspaces: int = 3
     pairing: Pairing = "all"
+    pair_order: PairOrder = "eq8"
     alpha_init: float = 1.0
     alpha_l1: float = 0.0
     hidden: tuple[int, ...] = (512, 256, 64)
@@ -79,6 +93,8 @@ class GINConfig(Config):
         if self.pairing not in ("all", "distinct", "upper"):
             raise ValueError(f"{type(self).__name__}.pairing must be 'all', 'distinct' or 'upper', "
                              f"got {self.pairing!r}")
+        if self.pair_order not in ("eq8", "lemma"):
+            raise ValueError(f"{type(self).__name__}.pair_order must be 'eq8' or 'lemma', got {self.pair_order!r}")
         if not isinstance(self.alpha_l1, (int, float)) or isinstance(self.alpha_l1, bool) or not self.alpha_l1 >= 0:
             raise ValueError(f"{type(self).__name__}.alpha_l1 must be a number >= 0, got {self.alpha_l1!r}")
         super().__post_init__()
@@ -95,7 +111,8 @@ class GIN(nn.Module):
 
     Attributes:
         gin_layers: the L :class:`~ctrviz.nn.gin.GINLayer` s; layer l has ``weight`` (S, D, D), ``h``
-            (S, D), ``alpha`` and ``gate`` (S, n, n) for l = 1 and (S, n, S) after.
+            (S, D), ``alpha`` and ``gate`` (S, n, n) for l = 1 and (S, n, S) after; layers ≥ 2 are
+            ``swapped`` when ``pair_order="lemma"``.
 
     Shape:
         Batch of B rows → logits (B,); :meth:`fusion_outputs` → L tensors (B, S, D).
@@ -117,9 +134,10 @@ class GIN(nn.Module):
         n, D, S = self.embedding.num_fields, config.embed_dim, config.subspaces
         if config.pairing != "all" and n < 2:
             raise ValueError(f"GIN with pairing={config.pairing!r} needs at least 2 fields, the schema has {n}")
+        swap = config.pair_order == "lemma"                        # layers ≥ 2: u ∈ B_{l-1}, v ∈ B_0
         self.gin_layers = nn.ModuleList(
-            [GINLayer(n, n if li == 0 else S, D, S, config.pairing if li == 0 else "all", config.alpha_init)
-             for li in range(config.layers)])
+            [GINLayer(n, n if li == 0 else S, D, S, config.pairing if li == 0 else "all", config.alpha_init,
+                      swapped=swap and li > 0) for li in range(config.layers)])
         self.deep = MLP(n * D, tuple(config.hidden), config.activation, config.dropout, config.batch_norm) \
             if config.hidden else None
         self.out = nn.Linear(S * D + (config.hidden[-1] if config.hidden else 0), 1)   # w, b of Eq. 16
@@ -151,15 +169,17 @@ class GIN(nn.Module):
         return self(batch), self.config.alpha_l1 * l1
 
     def node_names(self, layer: int) -> tuple[list[str], list[str]]:
-        """Names of the left (fields of B_0) and right (B_{layer-1}) vectors of ``layer`` (1-based)."""
-        fields = self.embedding.field_names()
-        right = fields if layer == 1 else [f"P{layer - 1}.{s}" for s in range(self.config.subspaces)]
-        return list(fields), right
+        """Names of the u (left) and v (right) vectors of ``layer`` (1-based): the fields of B_0 and B_{layer-1}
+        (``P{l}.{s}``), in that order unless the layer is ``swapped`` (``pair_order="lemma"``, layers ≥ 2)."""
+        fields = list(self.embedding.field_names())
+        prev = fields if layer == 1 else [f"P{layer - 1}.{s}" for s in range(self.config.subspaces)]
+        return (prev, fields) if self.gin_layers[layer - 1].swapped else (fields, prev)
 
     def interactions(self) -> pd.DataFrame:
-        """Every α as a row: layer (1-based), subspace, left, right, alpha, kept (gate), for plotting.
+        """Every α as a row: layer (1-based), subspace, left (u), right (v), alpha, kept (gate), for plotting.
 
-        Pairs the pairing leaves out (``pairing="upper"`` etc.) are not listed.
+        Rows follow α's layout (B_0 × B_{l-1}, row-major) in both pair orders; left is u (a field in Eq. 8's order,
+        a P of B_{l-1} in a ``swapped`` layer). Pairs the pairing leaves out (``pairing="upper"`` etc.) are not listed.
         """
         rows = []
         for li, layer in enumerate(self.gin_layers, start=1):
@@ -167,9 +187,10 @@ class GIN(nn.Module):
             alpha = layer.alpha.detach().cpu().double()
             gate = layer.gate.cpu()
             exists = self._exists(li)
-            for s, u, v in exists.nonzero().tolist():
+            for s, a, b in exists.nonzero().tolist():                  # a ∈ B_0, b ∈ B_{l-1}
+                u, v = (b, a) if layer.swapped else (a, b)
                 rows.append({"layer": li, "subspace": s, "left": left[u], "right": right[v],
-                             "alpha": float(alpha[s, u, v]), "kept": bool(gate[s, u, v] > 0)})
+                             "alpha": float(alpha[s, a, b]), "kept": bool(gate[s, a, b] > 0)})
         return pd.DataFrame(rows, columns=["layer", "subspace", "left", "right", "alpha", "kept"])
 
     def _exists(self, layer: int) -> Tensor:

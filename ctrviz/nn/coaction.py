@@ -26,9 +26,12 @@ Multi-level independence (Sec. 4.4), each a switch of :class:`CoActionConfig`:
 Every pair is computed in one batched einsum per distinct feed length (in practice two buckets:
 sequence feeds and single-id feeds), never a Python loop over pairs, orders or positions.
 
-Deviations from the paper: with ``bias=False`` the unit has no biases — the official CAN code's
-choice; the paper's Eq. 5 has them (default here: on). Eq. 10 as printed pools the sequence before
-the unit; we follow the text and the official code (unit per position, then sum).
+Deviations from the paper: none by default. Three switches give the released code's unit
+(CAN-Paper/Co-Action-Network ``script/model.py``, ``gen_coaction``; the ``can-official`` model sets all three):
+``bias=False`` (its ``weight_emb_b = [0, 0]``; Eq. 5 has biases), ``last_activation=False`` (it skips tanh after
+the last layer, ``if j != len(weight)-1``; Eq. 8 applies σ to every layer) and ``order_combine="concat"`` (it
+concatenates the orders, 3 × (8 + 4) = 36 values per pair; Eq. 11 sums them to 12). Eq. 10 as printed pools the
+sequence before the unit; we follow the text and the official code (unit per position, then sum).
 """
 
 from __future__ import annotations
@@ -51,11 +54,15 @@ class CoActionConfig:
 
     Args:
         layers: micro-MLP widths from the feed dim D on: ``(16, 8, 4)`` is CAN's 16→8→4 (Sec. 5.1).
-        bias: give every micro-MLP layer a bias taken from ``P_induction`` (Eq. 5).
+        bias: give every micro-MLP layer a bias taken from ``P_induction`` (Eq. 5); ``False`` shrinks D' by
+            Σ layers[1:] (the official code has none).
         activation: ``"tanh"`` (CAN, Sec. 4.3) or ``"none"``.
+        last_activation: apply ``activation`` after the last micro-MLP layer too (Eq. 8: every layer,
+            h_i = σ(w_{i-1} ⊗ h_{i-1} + b_{i-1}), i = 1, …, L); ``False``: h_L has no σ, as in the official code.
         orders: C, feed orders 1..C (Eq. 11; CAN uses 3).
-        order_combine: ``"sum"`` (Eq. 11, the output width stays Σ layers[1:]) or ``"concat"`` (C times
-            wider, keeps the orders apart for the DNN — useful to see what each order contributes).
+        order_combine: ``"sum"`` (Eq. 11, Σ_{c=1}^{C} H(P_induction, (P_feed)^c): the width stays Σ layers[1:]) or
+            ``"concat"`` (the official code's: C times wider, order 1's h_1 ‖ … ‖ h_L first, then order 2's, …;
+            keeps the orders apart for the DNN — useful to see what each order contributes).
         parameter_independence, combination_independence, order_independence: Sec. 4.4 (module doc).
         init_std: std of the Gaussian init of the induction and feed tables (CAN Sec. 5.1: 0.01).
     """
@@ -63,6 +70,7 @@ class CoActionConfig:
     layers: tuple[int, ...] = (16, 8, 4)
     bias: bool = True
     activation: Literal["tanh", "none"] = "tanh"
+    last_activation: bool = True
     orders: int = 3
     order_combine: Literal["sum", "concat"] = "sum"
     parameter_independence: bool = True
@@ -76,6 +84,8 @@ class CoActionConfig:
                              f"got {self.layers!r}")
         if self.activation not in ("tanh", "none"):
             raise ValueError(f"CoActionConfig.activation must be 'tanh' or 'none', got {self.activation!r}")
+        if not isinstance(self.last_activation, bool):
+            raise ValueError(f"CoActionConfig.last_activation must be True or False, got {self.last_activation!r}")
         if not isinstance(self.orders, int) or self.orders < 1:
             raise ValueError(f"CoActionConfig.orders must be an int >= 1, got {self.orders!r}")
         if self.order_combine not in ("sum", "concat"):
@@ -94,6 +104,11 @@ class CoActionConfig:
         """Width of one pair's output: Σ layers[1:] (Eq. 9), times C when orders are concatenated."""
         return sum(self.layers[1:]) * (self.orders if self.order_combine == "concat" else 1)
 
+    def activates(self, layer: int) -> bool:
+        """Whether ``activation`` follows micro-MLP layer ``layer`` (0-based): every layer, or all but the last
+        without ``last_activation``."""
+        return self.last_activation or layer < len(self.layers) - 2
+
 
 @dataclass(frozen=True, eq=False)
 class CoActionExplanation:
@@ -106,7 +121,8 @@ class CoActionExplanation:
         biases: its biases b_i, L tensors (d_out,), or ``None`` without ``bias``.
         feed_vector: ``P_feed`` (D,).
         inputs: h_0 = ``P_feed`` ** ``order`` (D,), what the micro-MLP of that order reads (Eq. 11).
-        outputs: h_1 … h_L of that order, L tensors (d_out,): h_i = σ(h_{i-1} w_i + b_i) (Eq. 7–8).
+        outputs: h_1 … h_L of that order, L tensors (d_out,): h_i = σ(h_{i-1} w_i + b_i) (Eq. 7–8), no σ on h_L
+            without ``last_activation``.
         output: F(u, m), all orders combined (sum or concat), (O,) (Eq. 9, 11), from the micro-MLP above.
         unit_output: the same (O,) from the unit's batched path (:meth:`CoAction.per_position`).
     """
@@ -227,7 +243,7 @@ class CoAction(nn.Module):
         w = w_all[:, ks].view(B, P, self.order_tables, -1)                      # (B, P_b, C_w, D')
         w = w.expand(B, P, C, w.shape[-1])                                      # (B, P_b, C, D') a view
         outs, pos = [], 0
-        for d_in, d_out in zip(cfg.layers[:-1], cfg.layers[1:], strict=True):   # the micro-MLP's L layers
+        for li, (d_in, d_out) in enumerate(zip(cfg.layers[:-1], cfg.layers[1:], strict=True)):   # L layers
             weight = w[..., pos:pos + d_in * d_out].unflatten(-1, (d_in, d_out))  # (B, P_b, C, d_in, d_out)
             pos += d_in * d_out
             # b: batch, p: pair, c: order, t: position, i: layer input, o: layer output
@@ -235,7 +251,8 @@ class CoAction(nn.Module):
             if cfg.bias:
                 h = h + w[..., pos:pos + d_out].unsqueeze(3)                    # (B, P_b, C, T, d_out)
                 pos += d_out
-            h = self.act(h)
+            if cfg.activates(li):
+                h = self.act(h)
             outs.append(h)
         out = torch.cat(outs, -1)                                               # (B, P_b, C, T, Σd_out) Eq. 9
         out = out.sum(2) if cfg.order_combine == "sum" else out.transpose(2, 3).flatten(3)  # (B, P_b, T, O)
@@ -260,7 +277,8 @@ class CoAction(nn.Module):
         Returns:
             one ``(weight (N, C_w, d_in, d_out), bias (N, C_w, d_out) or None)`` per layer, where C_w is the
             number of orders with their own parameters (C with order independence, else 1). The feed vector
-            h of order c runs through them as ``h ← act(h @ weight + bias)``.
+            h of order c runs through them as ``h ← act(h @ weight + bias)`` (no act after the last layer without
+            ``last_activation``).
 
         Example:
             >>> from ctrviz.data.schema import Field
@@ -361,11 +379,11 @@ class CoAction(nn.Module):
         for c in range(1, cfg.orders + 1):
             t = c - 1 if self.order_tables > 1 else 0                          # order c's own table, or the one
             h, outs = p_feed ** c, []                                          # (D,) h_0 = P_feed^c (Eq. 11)
-            for weight, bias in layers:
+            for li, (weight, bias) in enumerate(layers):
                 h = h @ weight[0, t]                                           # (d_in,) → (d_out,)
                 if bias is not None:
                     h = h + bias[0, t]
-                h = self.act(h)                                                # h_i (Eq. 7–8)
+                h = self.act(h) if cfg.activates(li) else h                    # h_i (Eq. 7–8)
                 outs.append(h)
             runs.append(outs)
         blocks = [torch.cat(outs) for outs in runs]                            # C × (Σ d_out,) Eq. 9
@@ -394,6 +412,7 @@ class CoAction(nn.Module):
 
 
 _OPTION_OF = {"layers": "micro_layers", "bias": "micro_bias", "activation": "micro_activation",
+              "last_activation": "micro_last_activation",
               "init_std": "coaction_init_std"}       # CoActionConfig field → the option that sets it
 
 
@@ -404,7 +423,8 @@ class CoActionOptions(Config):
 
     Args:
         pairs: induction × feed pairs as ``(("item", "hist_item"), …)``; ``None`` = the schema's pairs.
-        micro_layers … order_independence, coaction_init_std: the :class:`CoActionConfig` fields.
+        micro_layers … order_independence, coaction_init_std: the :class:`CoActionConfig` fields
+            (``micro_last_activation`` is its ``last_activation``).
     """
 
     part: ClassVar[str] = "coaction"
@@ -412,6 +432,7 @@ class CoActionOptions(Config):
     micro_layers: tuple[int, ...] = (16, 8, 4)
     micro_bias: bool = True
     micro_activation: Literal["tanh", "none"] = "tanh"
+    micro_last_activation: bool = True
     orders: int = 3
     order_combine: Literal["sum", "concat"] = "sum"
     parameter_independence: bool = True
@@ -433,9 +454,11 @@ class CoActionOptions(Config):
 
     def coaction(self) -> CoActionConfig:
         """The co-action unit's part of this config."""
-        return CoActionConfig(self.micro_layers, self.micro_bias, self.micro_activation, self.orders,
-                              self.order_combine, self.parameter_independence, self.combination_independence,
-                              self.order_independence, self.coaction_init_std)
+        return CoActionConfig(
+            layers=self.micro_layers, bias=self.micro_bias, activation=self.micro_activation,
+            last_activation=self.micro_last_activation, orders=self.orders, order_combine=self.order_combine,
+            parameter_independence=self.parameter_independence, combination_independence=self.combination_independence,
+            order_independence=self.order_independence, init_std=self.coaction_init_std)
 
     def coaction_pairs(self) -> tuple[Pair, ...] | None:
         return None if self.pairs is None else tuple(Pair(*p) for p in self.pairs)

@@ -20,6 +20,13 @@ The fusion is bilinear, so the sums can be reordered and no D×D map is ever bui
 Cost per row: O(S·n·m·D + S·m·D²) for n = |B_0|, m = |B_{l-1}|, instead of O(S·n·m·D²) for the
 literal path (:meth:`GINLayer.forward_literal`, kept for teaching and checked against the fast path).
 
+Which vector of a pair is u (``GINLayer(swapped=…)``, ``GINConfig.pair_order``). Eq. 8 as printed,
+``C_l = {Z_{u,v} | (u,v) ∈ pairing(B_0, B_{l-1})}`` with ``pairing(M, N) = {(u,v) | u ∈ M, v ∈ N}``, takes
+u ∈ B_0, v ∈ B_{l-1}; with M = diag(h) W the output is then P_j = v_j (Mᵀ u)_j, i.e. B_l = B_{l-1} ⊙ (Mᵀ B_0).
+The proofs of Lemmas 3.1 and 3.2 instead "denote x_l = u, x_0 = v": u ∈ B_{l-1}, v ∈ B_0, and
+B_l = B_0 ⊙ (Mᵀ B_{l-1}) — DCN-M's x_0 ⊙ (W^D x_l) with Mᵀ = W^D (Eq. 24–26). ``swapped=True`` computes that
+order (``fuse(x_{l-1}, x_0)``); α keeps its layout (rows B_0, columns B_{l-1}) in both.
+
 How GIN expresses a baseline (AOANet Tables 1–2, Lemmas 3.1–3.4, Appendix A) is a :class:`GINForm`: the W, h, α
 a lemma sets and which vectors it pairs. Each baseline layer gives its own (``CrossLayer.as_gin`` in
 ``ctrviz.models.dcn``, ``FwFMLayer.as_gin``, …); the settings without a layer come from
@@ -36,6 +43,7 @@ import torch
 from torch import Tensor, nn
 
 Pairing = Literal["all", "distinct", "upper"]
+PairOrder = Literal["eq8", "lemma"]   # u ∈ B_0 (Eq. 8) or u ∈ B_{l-1} (Lemmas 3.1–3.2's proofs), layers ≥ 2
 FormPairing = Literal["upper", "inter-layer", "swapped", "query-key"]
 
 
@@ -141,7 +149,8 @@ class GINForm:
             ``"upper"``: B_0 × B_0, the field pairs u < v (FM-based models; α is 0 elsewhere) — fuse(e, e);
             ``"inter-layer"``: B_0 × B_{l-1}, GIN's own pairing (Eq. 8; xDeepFM's CIN) — fuse(x_0, x_{l-1});
             ``"swapped"``: B_{l-1} × B_0, u = x_l, v = x_0, the order of Lemmas 3.1–3.2's proofs (DCN, DCN-M)
-            — fuse(x_l, x_0);
+            — fuse(x_l, x_0); a GIN with ``pair_order="lemma"`` pairs its layers ≥ 2 this way
+            (``GINLayer(swapped=True)``, whose ``forward(x_0, x_l)`` is this form's ``fuse(x_l, x_0)``);
             ``"query-key"``: query s × every key t, one subspace per query (AutoInt, Table 2's "partly
             pairing") — fuse(q, k).
         input_dependent: W or α are computed from the input (AFM, AutoInt), so they are not learnable GIN weights.
@@ -318,13 +327,18 @@ class GINLayer(nn.Module):
         subspaces: S.
         pairing: which (u, v) exist (:func:`pair_mask`); the paper's is ``"all"``.
         alpha_init: starting value of every α (equal, so any order among them is learned).
+        swapped: ``False``: u ∈ B_0, v ∈ B_{l-1} (Eq. 8); ``True``: u ∈ B_{l-1}, v ∈ B_0, the order of the
+            proofs of Lemmas 3.1–3.2 (module docstring). The same in layer 1, where both sides are B_0, only
+            if α is symmetric: GIN swaps layers ≥ 2 only.
 
     Attributes:
         weight: ``W`` (S, D, D), the generalized interaction's weights per subspace.
         h: ``h`` (S, D), the fusion projection per subspace.
-        alpha: ``α`` (S, n_left, n_right); ``alpha[s, u, v]`` weighs Z_{u,v} in subspace s, u indexing
-            B_0 (fields) and v indexing B_{l-1} (fields in layer 1, subspaces of the previous layer after).
+        alpha: ``α`` (S, n_left, n_right); ``alpha[s, a, b]`` weighs the map of field a of B_0 and vector b of
+            B_{l-1} (fields in layer 1, subspaces of the previous layer after) in subspace s: Z_{a,b} (u = a) in
+            Eq. 8's order, Z_{b,a} (u = b) when ``swapped``.
         gate: buffer ``G`` (S, n_left, n_right) of 0/1: the pairing mask, times AOANet's selection.
+        swapped: the order above.
 
     Shape:
         x0 (B, n_left, D), xprev (B, n_right, D) → (B, S, D)
@@ -336,15 +350,27 @@ class GINLayer(nn.Module):
         torch.Size([5, 4, 3])
         >>> torch.allclose(layer(x, x), layer.forward_literal(x, x), atol=1e-6)
         True
+        >>> x0, x1 = torch.tensor([[[1., 2.]]]), torch.tensor([[[3., 5.]]])   # B_0 and B_1, one vector each
+        >>> w = torch.tensor([[[0., 1.], [0., 0.]]])                           # only W_01 = 1: P_1 = u_0 v_1
+        >>> eq8 = GINLayer.from_form(GINForm(w, torch.ones(1, 2), torch.ones(1, 1, 1), "inter-layer"))
+        >>> eq8(x0, x1).tolist()                                               # u = x_0, v = x_1: 1 · 5
+        [[[0.0, 5.0]]]
+        >>> lemma = GINLayer(1, 1, 2, 1, swapped=True)
+        >>> _ = lemma.load_state_dict(eq8.state_dict())
+        >>> lemma(x0, x1).tolist()                                             # u = x_1, v = x_0: 3 · 2
+        [[[0.0, 6.0]]]
     """
 
     def __init__(self, n_left: int, n_right: int, dim: int, subspaces: int, pairing: Pairing = "all",
-                 alpha_init: float = 1.0) -> None:
+                 alpha_init: float = 1.0, swapped: bool = False) -> None:
         super().__init__()
         for name, value in (("n_left", n_left), ("n_right", n_right), ("dim", dim), ("subspaces", subspaces)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"GINLayer.{name} must be an int >= 1, got {value!r}")
+        if not isinstance(swapped, bool):
+            raise ValueError(f"GINLayer.swapped must be True or False, got {swapped!r}")
         self.n_left, self.n_right, self.dim, self.subspaces = n_left, n_right, dim, subspaces
+        self.swapped = swapped
         S, D = subspaces, dim
         # W^s starts near the identity (the Hadamard product, Lemma A.2) with a little noise so the
         # subspaces differ; h^s near all-ones (sum over i, as every lemma of Table 2 sets it).
@@ -383,15 +409,19 @@ class GINLayer(nn.Module):
 
     def forward(self, x0: Tensor, xprev: Tensor) -> Tensor:
         """Fast path (:func:`fuse`): the reordered sums of the module docstring, no D×D map per pair."""
+        if self.swapped:                     # u ∈ B_{l-1}, v ∈ B_0: α[s, a, b] weighs (u, v) = (b, a)
+            return fuse(xprev, x0, self.weight, self.h, self.gated_alpha().transpose(1, 2))   # (B, S, D)
         return fuse(x0, xprev, self.weight, self.h, self.gated_alpha())  # (B, S, D)
 
     def interaction_maps(self, x0: Tensor, xprev: Tensor) -> Tensor:
         """Every interaction map Z^s_{u,v} = (u ⊗ v) ⊙ W^s (Eq. 11), literally: (B, S, n, m, D, D).
 
-        Memory grows as B·S·n·m·D²: for teaching and small inputs.
+        ``[b, s, a, c]`` is the map of field a of B_0 and vector c of B_{l-1}: u = x0[a], v = xprev[c] (Eq. 8's
+        order), or u = xprev[c], v = x0[a] when ``swapped``. Memory grows as B·S·n·m·D²: for small inputs.
         """
-        u = x0[:, None, :, None, :]                                     # (B, 1, n, 1, D)
-        v = xprev[:, None, None, :, :]                                  # (B, 1, 1, m, D)
+        a = x0[:, None, :, None, :]                                     # (B, 1, n, 1, D)
+        c = xprev[:, None, None, :, :]                                  # (B, 1, 1, m, D)
+        u, v = (c, a) if self.swapped else (a, c)
         w = self.weight[None, :, None, None]                            # (1, S, 1, 1, D, D)
         return generalized_interaction(u, v, w)                         # (B, S, n, m, D, D)
 
