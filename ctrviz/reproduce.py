@@ -207,7 +207,7 @@ def default_train(data_name: str, quick: bool) -> TrainConfig:
     lr 1e-3 one epoch of 8k rows leaves most models on their starting plateau)."""
     if quick:
         return TrainConfig(epochs=1, batch_size=256, lr=1e-2, progress=False)
-    if data_name == "synthetic":
+    if data_name.startswith("synthetic"):
         return TrainConfig(epochs=10, batch_size=256, patience=3, progress=False)
     return TrainConfig(epochs=10, batch_size=1024, patience=2, progress=False)
 

@@ -130,6 +130,46 @@ def test_planted_pairs_are_pure_interactions():
     np.testing.assert_allclose(total, np.concatenate([d.info["logit_parts"][s]["pairs"] for s in SPLITS]))
 
 
+def test_planted_triples_are_pure_third_order_interactions():
+    cfg = SyntheticConfig(n_rows=40_000, n_fields=9, vocab_size=6, n_planted_pairs=1, n_planted_triples=2,
+                          triple_strength=1.2, n_items=40, n_categories=4, seq_len=4, seed=2)
+    d = make_synthetic(cfg)
+    triples, pairs = d.info["planted_triples"], d.info["planted_pairs"]
+    fields = [f for t in triples for f in t]
+    assert len(triples) == 2 and triples == sorted(triples) and all(list(t) == sorted(t) for t in triples)
+    assert len(set(fields)) == 6 and not set(fields) & {f for pr in pairs for f in pr}   # disjoint from each other
+    p = np.arange(1, 7) ** -cfg.zipf
+    p /= p.sum()
+    names, sparse = list(d.schema.sparse_names), _all(d, lambda b: b.sparse)
+    total = np.zeros(len(sparse))
+    for t in triples:
+        table = d.info["triple_tables"][t]
+        assert table.shape == (8, 8, 8) and not table[:2].any() and not table[:, :2].any() and not table[..., :2].any()
+        core = table[2:, 2:, 2:]
+        for axis in range(3):                      # averaging out any one field leaves 0: no pairwise part
+            np.testing.assert_allclose(np.tensordot(p, np.moveaxis(core, axis, 0), axes=1), 0, atol=1e-12)
+        assert np.sqrt(np.einsum("i,j,k,ijk->", p, p, p, core**2)) == pytest.approx(1.2)
+        ia, ib, ic = (sparse[:, names.index(f)] for f in t)
+        effect = table[ia, ib, ic]
+        total += effect
+        for x, y in ((ia, ib), (ia, ic), (ib, ic)):   # empirical: a pair of its fields explains ~none of it
+            key = x * 8 + y
+            cnt, cond = np.bincount(key), np.bincount(key, effect) / np.maximum(np.bincount(key), 1)
+            assert (cnt * cond**2).sum() / (effect**2).sum() < 0.02
+    np.testing.assert_allclose(total, np.concatenate([d.info["logit_parts"][s]["triples"] for s in SPLITS]))
+    parts = sum(np.concatenate([d.info["logit_parts"][s][k] for s in SPLITS]) for k in d.info["logit_parts"]["train"])
+    prob = np.concatenate([d.info["prob"][s] for s in SPLITS])
+    np.testing.assert_allclose(expit(d.info["intercept"] + parts), prob, rtol=1e-12)
+
+
+def test_no_triples_leaves_the_data_unchanged():
+    a = make_synthetic(SyntheticConfig(n_rows=3000, seed=4))
+    b = make_synthetic(SyntheticConfig(n_rows=3000, seed=4, n_planted_triples=1))
+    assert torch.equal(a.train.sparse, b.train.sparse) and a.info["planted_pairs"] == b.info["planted_pairs"]
+    assert not (a.info["prob"]["train"] == b.info["prob"]["train"]).all()   # only the clicks' model changed
+    assert not a.info["logit_parts"]["train"]["triples"].any() and a.info["planted_triples"] == []
+
+
 def test_oracle_scores(data):
     y, prob = data.test.label.numpy(), data.info["prob"]["test"]
     assert data.info["oracle_auc"] == pytest.approx(roc_auc_score(y, prob), abs=1e-12)
@@ -162,6 +202,7 @@ def test_crossed_feature_beats_separate_fields():
 @pytest.mark.parametrize("kwargs, match", [
     ({"n_planted_pairs": 11}, "n_planted_pairs must be <= n_fields // 2 = 10"),
     ({"n_fields": 4, "n_planted_pairs": 3}, "n_planted_pairs"),
+    ({"n_planted_triples": 5}, r"n_planted_triples must be <= \(n_fields - 2 \* n_planted_pairs\) // 3 = 4"),
     ({"n_rows": -5}, "n_rows must be >= 100"),
     ({"n_items": -1}, "n_items must be >= 1"),
     ({"seq_len": 0}, "seq_len must be >= 1"),

@@ -16,13 +16,19 @@ Generative model for row n (ids are shifted by +2 into the schema convention: 0 
   category. History length L_n ~ Uniform{0..T} (some rows have no history);
 - true logit, with k = ``coaction_sharpness``::
 
-      z_n = b + main_n + pairs_n + coaction_n
+      z_n = b + main_n + pairs_n + triples_n + coaction_n
       main_n     = Σ_k w_k[x[n, k]] + w_item[i_n]                  w ~ N(0, main_strength²), centred under p
       pairs_n    = Σ_(a, b) E_ab[x[n, a], x[n, b]]                  E_ab = X Yᵀ, X, Y (V, pair_rank) centred under p
+      triples_n  = Σ_(a, b, c) Σ_r X_r[x_a] Y_r[x_b] Z_r[x_c]      X, Y, Z (V, pair_rank) centred under p
       coaction_n = (s / σ) · Σ_{j < L_n} exp(k·(⟨u_{i_n}, u_{h[n, j]}⟩ − 1))
 
   Centring the factors of E_ab makes it a pure interaction, E[E_ab | x_a] = E[E_ab | x_b] = 0 (no
-  per-field part), and it is rescaled to std ``pair_strength`` under p ⊗ p. The co-action is a soft
+  per-field part), and it is rescaled to std ``pair_strength`` under p ⊗ p. A planted triple
+  (``n_planted_triples``, 0 by default) is a pure **third-order** interaction the same way: the mean of its
+  table over any one of its fields is 0, so it has no pairwise and no per-field part — a model that
+  multiplies only two embeddings (FM, one GIN layer) cannot fit it, a second GIN/DCN layer (x_0 ⊙ x_1 terms)
+  can. Its std under p ⊗ p ⊗ p is ``triple_strength``; its fields are disjoint from the pairs'. It is drawn
+  from its own generator (``seed``, 3), so the data of ``n_planted_triples=0`` are unchanged. The co-action is a soft
   count of history items close to the target (1 for an identical vector, e^(-2k) for an opposite one);
   σ is the std of that sum over the generated rows, so the part has std s = ``coaction_strength`` and
   is 0 for an empty history. b is solved so that the mean click probability is ``base_rate``;
@@ -69,6 +75,8 @@ class SyntheticConfig:
         vocab_size: values per context field.
         zipf: skew of the value frequencies, ``p(v) ∝ (v+1)^-zipf`` (0 = uniform).
         n_planted_pairs: disjoint context-field pairs with a pure interaction table.
+        n_planted_triples: disjoint context-field triples with a pure three-field interaction (no pairwise part).
+        triple_strength: std (in logits) of each planted triple's effect.
         pair_rank: rank of each planted table (≤ embedding dim → a factorised model can fit it exactly).
         pair_strength: std (in logits) of each planted pair's effect.
         main_strength: std (in logits) of each field's per-value main effect (context fields and item).
@@ -95,6 +103,8 @@ class SyntheticConfig:
     vocab_size: int = 10
     zipf: float = 1.1
     n_planted_pairs: int = 3
+    n_planted_triples: int = 0
+    triple_strength: float = 1.0
     pair_rank: int = 2
     pair_strength: float = 1.0
     main_strength: float = 0.3
@@ -115,7 +125,8 @@ class SyntheticConfig:
             want = int if f.type in (int, "int") else float
             if isinstance(v, bool) or not isinstance(v, (int, float)) or (want is int and not isinstance(v, int)):
                 raise ValueError(f"SyntheticConfig.{f.name} must be {want.__name__}, got {v!r}")
-        minimum = {"n_rows": 100, "n_fields": 1, "vocab_size": 2, "n_planted_pairs": 0, "pair_rank": 1,
+        minimum = {"n_rows": 100, "n_fields": 1, "vocab_size": 2, "n_planted_pairs": 0, "n_planted_triples": 0,
+                   "triple_strength": 0, "pair_rank": 1,
                    "n_users": 1, "n_items": 1, "n_categories": 1, "prefs_per_user": 1, "seq_len": 1,
                    "latent_dim": 1, "seed": 0, "zipf": 0, "pair_strength": 0, "main_strength": 0,
                    "coaction_strength": 0}
@@ -125,6 +136,10 @@ class SyntheticConfig:
         if 2 * self.n_planted_pairs > self.n_fields:
             raise ValueError(f"SyntheticConfig.n_planted_pairs must be <= n_fields // 2 = {self.n_fields // 2} "
                              f"(pairs are disjoint), got {self.n_planted_pairs}")
+        if 2 * self.n_planted_pairs + 3 * self.n_planted_triples > self.n_fields:
+            raise ValueError(f"SyntheticConfig.n_planted_triples must be <= (n_fields - 2 * n_planted_pairs) // 3 = "
+                             f"{(self.n_fields - 2 * self.n_planted_pairs) // 3} (pairs and triples are disjoint), "
+                             f"got {self.n_planted_triples}")
         if self.pair_rank > self.vocab_size - 1:
             raise ValueError(f"SyntheticConfig.pair_rank must be <= vocab_size - 1 = {self.vocab_size - 1}, "
                              f"got {self.pair_rank}")
@@ -196,6 +211,7 @@ def make_synthetic(config: SyntheticConfig | None = None) -> CTRData:
         e *= cfg.pair_strength / np.sqrt(p @ e**2 @ p)                    # std under p ⊗ p = pair_strength
         pairs += e[x[:, a], x[:, b]]                                      # (N,)
         tables[(names[a], names[b])] = np.pad(e, ((FIRST_ID, 0), (FIRST_ID, 0)))  # (V+2, V+2) by id
+    triples, triple_tables = _plant_triples(cfg, x, p, np.setdiff1d(np.arange(F), pair_idx), names)   # (N,), {…}
 
     # -- items, users, targets and histories ------------------------------------------------------
     item_cat = rng.permutation(np.arange(cfg.n_items) % C)                # (I,) every category has items
@@ -228,7 +244,7 @@ def make_synthetic(config: SyntheticConfig | None = None) -> CTRData:
     main += w_item[target]
 
     # -- intercept, clicks and splits -------------------------------------------------------------
-    rest = main + pairs + coaction                                        # (N,)
+    rest = main + pairs + triples + coaction                              # (N,)
     intercept = brentq(lambda c: expit(c + rest).mean() - cfg.base_rate, -50.0, 50.0, xtol=1e-10)
     prob = expit(intercept + rest)                                        # (N,) float64
     label = (rng.random(N) < prob).astype(np.float32)                     # (N,)
@@ -265,12 +281,37 @@ def make_synthetic(config: SyntheticConfig | None = None) -> CTRData:
         "config": asdict(cfg),
         "planted_pairs": list(tables),
         "pair_tables": tables,
+        "planted_triples": list(triple_tables),
+        "triple_tables": triple_tables,
         "intercept": float(intercept),
         "prob": {k: prob[r] for k, r in rows.items()},
-        "logit_parts": {k: {"main": main[r], "pairs": pairs[r], "coaction": coaction[r]} for k, r in rows.items()},
+        "logit_parts": {k: {"main": main[r], "pairs": pairs[r], "triples": triples[r], "coaction": coaction[r]}
+                        for k, r in rows.items()},
         "item_category": np.r_[0, 1, item_cat + FIRST_ID],                # (I+2,) item id → category id
         "item_vectors": np.pad(u, ((FIRST_ID, 0), (0, 0))),               # (I+2, d) item id → u
         "oracle_auc": float(roc_auc_score(test_y, test_p)) if two_classes else float("nan"),
         "oracle_logloss": float(log_loss(test_y, test_p, labels=[0, 1])),
     }
     return CTRData("synthetic", schema, batch(rows["train"]), batch(rows["valid"]), batch(rows["test"]), info)
+
+
+def _plant_triples(cfg: SyntheticConfig, x: np.ndarray, p: np.ndarray, free: np.ndarray, names: list[str]
+                   ) -> tuple[np.ndarray, dict[tuple[str, str, str], np.ndarray]]:
+    """The planted three-field interactions (module docstring): their part of the logit (N,) and each triple's
+    (V+2, V+2, V+2) table indexed by ids, keyed by its sorted field names. Drawn from ``default_rng((seed, 3))``
+    among the ``free`` fields (those no pair uses)."""
+    if cfg.n_planted_triples == 0:
+        return np.zeros(len(x)), {}
+    rng = np.random.default_rng((cfg.seed, 3))
+    V, R = cfg.vocab_size, cfg.pair_rank
+    idx = np.sort(rng.permutation(free)[: 3 * cfg.n_planted_triples].reshape(-1, 3), axis=1)   # (Q, 3)
+    idx = idx[np.lexsort(idx.T[::-1])]
+    part, tables = np.zeros(len(x)), {}
+    for a, b, c in idx:                                                   # Q iterations, not rows
+        fa, fb, fc = (f - p @ f for f in rng.normal(size=(3, V, R)))      # (V, R) each, centred under p
+        # t[i, j, k] = Σ_r fa[i, r] fb[j, r] fc[k, r]
+        t = np.einsum("ir,jr,kr->ijk", fa, fb, fc)                        # (V, V, V)
+        t *= cfg.triple_strength / np.sqrt(np.einsum("i,j,k,ijk->", p, p, p, t**2))   # std under p⊗p⊗p
+        part += t[x[:, a], x[:, b], x[:, c]]                              # (N,)
+        tables[(names[a], names[b], names[c])] = np.pad(t, [(FIRST_ID, 0)] * 3)       # (V+2,)*3 by id
+    return part, tables
