@@ -1,4 +1,7 @@
-"""The ``ctrviz`` command (``python -m ctrviz …``): train, demo, reproduce, lemmas, cache, models, datasets.
+"""The ``ctrviz`` command (``python -m ctrviz …``): train, demo, reproduce, spec, lemmas, cache, models, datasets.
+
+``train`` and ``reproduce`` take a registered dataset (``--data criteo``) or your own table with a spec
+(``--data my.csv --spec my.yaml``, :func:`ctrviz.data.table.load_table`); ``spec my.csv`` writes a starter spec.
 
 Bad arguments and bad input (files, checkpoints, output folders — every folder a command writes is checked before
 any data is read) exit with status 2 and one line ``ctrviz: error: <reason>``; Ctrl-C exits 130 with one line.
@@ -8,6 +11,7 @@ Anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import json
 import sys
@@ -63,8 +67,15 @@ def _add_train_options(p: argparse.ArgumentParser, epochs: int, batch_size: int,
                         "processes fewer threads than cores can be faster")
 
 
-_MIN_COUNT_HELP = ("ids seen fewer times in the train split become OOV (criteo, avazu, amazon, taobao; default: the "
-                   "reader's); a 100-row sample needs 1")
+_MIN_COUNT_HELP = ("ids seen fewer times in the train split become OOV (criteo, avazu, amazon, taobao, and a --spec "
+                   "table, where it replaces the spec's global min_count; default: the reader's); a 100-row sample "
+                   "needs 1")
+_SPEC_HELP = ("a table spec (.yaml, .toml or .json) describing the file given as --data; write a starter one with "
+              "`ctrviz spec FILE`")
+
+
+def _data_help(names) -> str:
+    return f"one of: {', '.join(names)}; or, with --spec, a CSV/TSV (.gz) or parquet file"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,8 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train one model on one dataset and report test metrics")
     t.add_argument("--model", required=True, choices=sorted(MODELS), metavar="NAME",
                    help=f"one of: {', '.join(sorted(MODELS))}")
-    t.add_argument("--data", required=True, choices=list(DATASETS), metavar="NAME",
-                   help=f"one of: {', '.join(DATASETS)}")
+    t.add_argument("--data", required=True, metavar="NAME|FILE", help=_data_help(DATASETS))
+    t.add_argument("--spec", default=None, metavar="SPEC", help=_SPEC_HELP)
     _add_train_options(t, epochs=10, batch_size=1024, patience=2)
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="a model config field, e.g. --set embed_dim=8 --set hidden=64,32 --set "
@@ -112,8 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
                                          "mean ± std, write CSV + PNG")
     from ctrviz.reproduce import SPECS
     r.add_argument("name", choices=list(SPECS), metavar="NAME", help=f"one of: {', '.join(SPECS)}")
-    r.add_argument("--data", required=True, choices=list(DATASETS), metavar="NAME",
-                   help=f"one of: {', '.join(DATASETS)}")
+    r.add_argument("--data", required=True, metavar="NAME|FILE", help=_data_help(DATASETS))
+    r.add_argument("--spec", default=None, metavar="SPEC", help=_SPEC_HELP)
     r.add_argument("--seeds", type=_positive(int), default=5, help="seeds per setting (default 5)")
     r.add_argument("--quick", action="store_true", help="1 seed, 1 epoch, <= 8k training rows, a reduced grid")
     r.add_argument("--out", default="ctrviz-out/reproduce", help="folder for the CSV and PNG files")
@@ -126,6 +137,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="CPU threads for torch (default: $OMP_NUM_THREADS, else one per core)")
     r.add_argument("--skip", nargs="+", default=[], metavar="LABEL",
                    help="leave out these models / grid labels (e.g. xdeepfm, the slowest on CPU)")
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="a model config field for every run whose model has it (repeatable), e.g. pair_order=lemma "
+                        "(GIN/AOANet)")
+    r.add_argument("--batch-size", type=_positive(int), default=None, metavar="N",
+                   help="training batch size instead of the spec's (e.g. 128, the CAN paper's)")
+    r.add_argument("--lr", type=_positive(float), default=None, help="learning rate instead of the spec's")
+    sp = sub.add_parser("spec", help="inspect a CSV/TSV/parquet file (column types, cardinalities, missing rates) and "
+                                     "write a starter spec to edit, for train/reproduce --spec")
+    sp.add_argument("file", metavar="FILE", help="the table: .csv, .tsv, .txt (optionally .gz) or .parquet")
+    sp.add_argument("--out", default=None, dest="spec_out", metavar="SPEC",
+                    help="where to write the spec (default: FILE's name with .yaml, beside it)")
+    sp.add_argument("--rows", type=_positive(int), default=10_000, metavar="N",
+                    help="rows to sample from the top of the file (default 10000)")
+    sp.add_argument("--force", action="store_true", help="overwrite an existing spec file")
     lem = sub.add_parser("lemmas", help="check the AOANet equivalence lemmas (and CAN's FM case) in float64; "
                                         "exit 1 if one fails")
     lem.add_argument("--seeds", type=_positive(int), default=3, help="random inputs per shape (default 3)")
@@ -163,7 +188,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     # Under torchrun: one process per device, DistributedDataParallel, only rank 0 reports. Else a no-op.
     with distributed.process_group(args.device) as launched:
         with distributed.main_first():  # rank 0 fills the data cache (downloads, encodings), then the others
-            data = load_dataset(args.data, seed=args.seed, cache=args.cache, min_count=args.min_count)
+            data = load_dataset(args.data, seed=args.seed, cache=args.cache, min_count=args.min_count,
+                                spec=args.spec)
         row, _ = run_model(args.model, data, config, model_config=overrides or None)
         if launched:
             row["world_size"] = distributed.world_size()
@@ -225,10 +251,14 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
     from ctrviz.data import load_dataset
     from ctrviz.data.cache import cache_dir
-    from ctrviz.reproduce import SPECS, reproduce, table_text
+    from ctrviz.reproduce import SPECS, apply_overrides, default_train, reproduce, table_text
 
     start, spec = time.perf_counter(), SPECS[args.name]
-    spec.runs(args.seeds, args.quick, args.skip)       # an unknown label fails here, before the data loads
+    runs = spec.runs(args.seeds, args.quick, args.skip)   # an unknown label fails here, before the data loads
+    overrides = _spec_overrides(runs, args.overrides)
+    apply_overrides(runs, overrides, spec.name)        # so does a field no model has, or an impossible value
+    train = dataclasses.replace(default_train(args.data, args.quick), **{
+        k: v for k, v in (("batch_size", args.batch_size), ("lr", args.lr)) if v is not None})
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} exists and is not a folder; pass another path")
@@ -236,15 +266,59 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     print(f"ctrviz reproduce {spec.name}: {spec.title} ({spec.paper}) on {args.data}"
           f"{', quick' if args.quick else f', {args.seeds} seeds'}"
           f"{', without ' + ', '.join(args.skip) if args.skip else ''} …", flush=True)
-    data = load_dataset(args.data, seed=0, cache=args.cache, min_count=args.min_count)
+    data = load_dataset(args.data, seed=0, cache=args.cache, min_count=args.min_count, spec=args.spec)
+    if args.batch_size or args.lr:
+        print(f"training: batch {train.batch_size}, lr {train.lr:g}", flush=True)
     rep = reproduce(args.name, data, seeds=args.seeds, quick=args.quick, out=out, cache=results,
-                    progress=not args.no_progress, skip=args.skip)
+                    progress=not args.no_progress, skip=args.skip, overrides=overrides, train=train)
     cached = int(rep.runs["cached"].sum())
     print(f"\n{table_text(rep)}\n")
     print(f"{len(rep.runs)} runs ({cached} from the cache {results}); mean ± std over seeds.")
     for what, path in rep.files.items():
         print(f"{what:8s} {path.resolve()}")
     print(f"Done in {time.perf_counter() - start:.0f} s.")
+    return 0
+
+
+def _spec_overrides(runs: list, items: list[str]) -> dict[str, object]:
+    """``reproduce --set`` items typed by the config of the first run whose model has the key (one-line errors)."""
+    from ctrviz.models import get_spec, parse_overrides
+
+    out: dict[str, object] = {}
+    for item in items:
+        key = item.split("=", 1)[0].strip()
+        model = next((r.model for r in runs if key.split(".")[-1] in
+                      {f.name for f in dataclasses.fields(get_spec(r.model).config_cls)}), None)
+        if model is None:
+            raise ValueError(f"--set {item}: no model of this experiment has the config field {key!r}")
+        out.update(parse_overrides(model, [item]))
+    return out
+
+
+def cmd_spec(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from ctrviz.data.table import TableSpec
+    from ctrviz.data.table_inspect import inspect_table
+    from ctrviz.utils import atomic_write_text
+
+    src = Path(args.file).expanduser()
+    out = Path(args.spec_out).expanduser() if args.spec_out else src.with_name(src.name.split(".")[0] + ".yaml")
+    if out.exists() and not args.force:
+        raise ValueError(f"{out} exists (your edits?); pass --force to overwrite it or --out another path")
+    if out.suffix.lower() not in (".yaml", ".yml"):
+        raise ValueError(f"--out {out}: the starter spec is YAML; name it .yaml or .yml")
+    report = inspect_table(src, rows=args.rows)
+    with pd.option_context("display.max_colwidth", 60, "display.width", 200, "display.max_rows", 500):
+        print(report.summary.to_string(index=False, formatters={"missing": "{:.1%}".format}))
+    written = atomic_write_text(out, report.spec)
+    try:
+        TableSpec.from_text(report.spec)
+        ready = "edit it if a guess is wrong"
+    except ValueError as e:                            # e.g. no label found: the spec says what to fill in
+        ready = f"edit it first ({' '.join(str(e).split())})"
+    print(f"\n{report.rows:,} rows sampled. Wrote {written}: {ready}, then run\n"
+          f"  ctrviz train --model dnn --data {src} --spec {written}")
     return 0
 
 
@@ -305,15 +379,17 @@ def cmd_fields(model: str) -> int:
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
+    import shutil
+
     from ctrviz.data.cache import cache_dir
     from ctrviz.utils import orphaned_temp_files
 
     root = cache_dir(args.cache, create=False)
     stale = orphaned_temp_files(root, recursive=True)
     freed = 0
-    for path in stale:
-        size = path.stat().st_size
-        path.unlink(missing_ok=True)
+    for path in stale:                                 # a temp file, or the temp folder of an encoded-cache build
+        size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else path.stat().st_size
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
         freed += size
         print(f"removed {path} ({size / 1e6:.1f} MB)")
     print(f"{len(stale)} temp file(s) of killed runs removed from {root}, {freed / 1e6:.1f} MB freed")
@@ -333,8 +409,27 @@ def _check_outputs(args: argparse.Namespace) -> None:
             writable_dir(getattr(args, option), "--" + option.replace("_", "-"))
 
 
+def _check_data(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """``--data``: a registered name, or a file when ``--spec`` is given (argparse's one-line error otherwise)."""
+    from ctrviz.data import DATASETS
+
+    if args.command not in ("train", "reproduce"):
+        return
+    if args.spec is None and args.data not in DATASETS:
+        if Path(args.data).expanduser().is_file() or Path(args.data).suffix:
+            parser.error(f"argument --data: {args.data!r} is a file; describe its columns with --spec SPEC (write a "
+                         f"starter spec with `ctrviz spec {args.data}`)")
+        parser.error(f"argument --data: invalid choice: {args.data!r} (choose from {', '.join(DATASETS)}; or a file "
+                     "with --spec)")
+    if args.spec is not None and args.data in DATASETS and not Path(args.data).expanduser().is_file():
+        parser.error(f"argument --spec: --data {args.data} is a registered dataset; --spec describes a file given as "
+                     "--data (drop --spec, or pass the file)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _check_data(parser, args)
     try:
         _check_outputs(args)
         if getattr(args, "threads", None) is not None:
@@ -350,6 +445,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_reproduce(args)
         if args.command == "cache":
             return cmd_cache(args)
+        if args.command == "spec":
+            return cmd_spec(args)
         if args.command == "models" and args.fields:
             return cmd_fields(args.fields)
         return cmd_list(args.command)

@@ -11,7 +11,13 @@ Each spec is a grid of :class:`~ctrviz.experiments.RunSpec` (models × settings 
 ``can-fig5``        CAN Fig. 5: parameters vs AUC for PNN, NCF, ONN, CAN (small), CAN
 ``aoanet-table3``   AOANet Table 3: IPNN … AutoInt, GIN, AOANet (AUC and logloss)
 ``aoanet-fig3``     AOANet Fig. 3: GIN layers L, subspaces S, AOANet selection ratio r
+``aoanet-depth``    GIN layers L = 1..3 in both pair orders (Eq. 8's and the lemmas' proofs', ``pair_order``)
+``can-presets``     DNN, CAN (the paper), CAN as released (``can-official``), each CAN with item × history pairs only
 ==================  ===============================================================================
+
+``overrides`` (``ctrviz reproduce … --set KEY=VALUE``) change every run whose model has that config field (e.g.
+``pair_order=lemma`` reaches GIN and AOANet in ``aoanet-table3``); ``--batch-size`` and ``--lr`` change the training.
+Both become part of the output file names.
 
 :func:`auc_by_ratio` reads AOANet's re-trained AUC per selection ratio r out of a sweep's runs or summary (what
 ``aoanet-fig3`` writes; the pruning explorer shows it).
@@ -132,6 +138,21 @@ def _aoanet_fig3(quick: bool) -> list[tuple[str, str, dict, dict]]:
     return grid
 
 
+def _aoanet_depth(quick: bool) -> list[tuple[str, str, dict, dict]]:
+    layers = (1, 2) if quick else (1, 2, 3)
+    return [(f"gin ({order})", "gin", {"layers": L, "pair_order": order}, {"knob": "layers L", "value": L})
+            for order in ("eq8", "lemma") for L in layers]
+
+
+_ITEM_HISTORY = (("item", "hist_item"), ("category", "hist_cat"))   # the synthetic data's sequence pairs
+
+
+def _can_presets(quick: bool) -> list[tuple[str, str, dict, dict]]:
+    grid = [("dnn", "dnn", {}, {}), ("can", "can", {}, {}), ("can-official", "can-official", {}, {})]
+    grid += [(f"{m} (item × history only)", m, {"pairs": _ITEM_HISTORY}, {}) for m in ("can", "can-official")]
+    return grid
+
+
 def auc_by_ratio(sweep: pd.DataFrame) -> pd.DataFrame:
     """AOANet's re-trained AUC per selection ratio r, from a sweep's runs or its summary (AOANet Fig. 3, right).
 
@@ -198,6 +219,10 @@ SPECS: dict[str, Spec] = {s.name: s for s in (
          _models("ipnn", "opnn", "deepfm", "fwfm", "afm", "dcn", "dcn-m", "xdeepfm", "autoint", "gin", "aoanet")),
     Spec("aoanet-fig3", "GIN layers L and subspaces S, AOANet selection ratio r", "AOANet Fig. 3",
          _aoanet_fig3, plot="ablation", x="value", hue="knob"),
+    Spec("aoanet-depth", "GIN depth L in both pair orders (Eq. 8; Lemmas 3.1-3.2's proofs)",
+         "AOANet Fig. 3 (L) and Lemmas 3.1-3.2", _aoanet_depth, plot="ablation", x="value", hue="knob"),
+    Spec("can-presets", "DNN, CAN (paper), CAN as released, each CAN with item x history pairs only",
+         "CAN paper vs released code", _can_presets, base="dnn"),
 )}
 
 
@@ -225,7 +250,7 @@ class Reproduction:
 
 def reproduce(name: str, data: CTRData, *, seeds: int = 5, quick: bool = False, train: TrainConfig | None = None,
               out: str | Path | None = "ctrviz-out/reproduce", cache: str | Path | None = None,
-              progress: bool = True, skip: Sequence[str] = ()) -> Reproduction:
+              progress: bool = True, skip: Sequence[str] = (), overrides: dict | None = None) -> Reproduction:
     """Run spec ``name`` on ``data``, summarise, plot, write ``<out>/<name>-<data>[-quick][-no-LABEL].{csv,png}``.
 
     Args:
@@ -239,6 +264,8 @@ def reproduce(name: str, data: CTRData, *, seeds: int = 5, quick: bool = False, 
         progress: a bar over the runs.
         skip: grid labels to leave out (e.g. ``["xdeepfm"]``, the slowest model of ``aoanet-table3`` on CPU);
             the file names then end in ``-no-<label>``.
+        overrides: model config fields set in every run whose model has them (:func:`apply_overrides`), e.g.
+            ``{"pair_order": "lemma"}``; the file names then end in ``-<key>=<value>``.
 
     Raises:
         ValueError: unknown spec, seeds < 1, ``out`` is a file, or a label to skip the spec does not have —
@@ -252,7 +279,7 @@ def reproduce(name: str, data: CTRData, *, seeds: int = 5, quick: bool = False, 
     if out is not None and out.exists() and not out.is_dir():
         raise ValueError(f"out {out} exists and is not a folder; pass another path")
     spec = SPECS[name]
-    grid = spec.runs(seeds, quick, skip)
+    grid = apply_overrides(spec.runs(seeds, quick, skip), overrides or {}, spec.name)
     if quick:
         data = subsample(data, QUICK_TRAIN_ROWS, QUICK_EVAL_ROWS)
     train = train or default_train(data.name, quick)
@@ -262,13 +289,39 @@ def reproduce(name: str, data: CTRData, *, seeds: int = 5, quick: bool = False, 
     if out is None:
         return Reproduction(spec, runs, summary, figure, {})
     stem = f"{name}-{data.name}{'-quick' if quick else ''}" + "".join(
-        f"-no-{re.sub(r'[^A-Za-z0-9.+=-]+', '_', label)}" for label in skip)
+        f"-no-{re.sub(r'[^A-Za-z0-9.+=-]+', '_', label)}" for label in skip) + "".join(
+        f"-{re.sub(r'[^A-Za-z0-9.+=-]+', '_', f'{k}={v}')}" for k, v in sorted((overrides or {}).items()))
     buf = io.BytesIO()
     figure.savefig(buf, format="png", dpi=110)
     files = {"runs": atomic_write_text(out / f"{stem}-runs.csv", runs.to_csv(index=False)),
              "summary": atomic_write_text(out / f"{stem}.csv", summary.to_csv(index=False)),
              "figure": atomic_write_bytes(out / f"{stem}.png", buf.getvalue())}
     return Reproduction(spec, runs, summary, figure, files)
+
+
+def apply_overrides(runs: list[RunSpec], overrides: dict, name: str = "spec") -> list[RunSpec]:
+    """``runs`` with ``overrides`` (model config fields) set in every run whose model's config has the field (a
+    ``part.field`` key is matched by its field name); ``ValueError`` when no run's model has a key, or a value is
+    impossible for a model (checked by building each config).
+
+    Example:
+        >>> runs = [RunSpec("gin", {}, 0), RunSpec("dnn", {}, 0)]
+        >>> [r.config for r in apply_overrides(runs, {"pair_order": "lemma"})]
+        [{'pair_order': 'lemma'}, {}]
+    """
+    from ctrviz.models import make_config
+
+    out, used = [], set()
+    for r in runs:
+        names = {f.name for f in dataclasses.fields(get_spec(r.model).config_cls)}
+        mine = {k: v for k, v in overrides.items() if k.split(".")[-1] in names}
+        used |= set(mine)
+        if mine:
+            make_config(r.model, {**r.config, **mine})
+        out.append(dataclasses.replace(r, config={**r.config, **mine}) if mine else r)
+    if unused := sorted(set(overrides) - used):
+        raise ValueError(f"{name}: no model of this experiment has the config field(s) {', '.join(unused)}")
+    return out
 
 
 def plot_spec(spec: Spec, summary: pd.DataFrame, data: CTRData) -> Figure:
@@ -301,7 +354,8 @@ def plot_spec(spec: Spec, summary: pd.DataFrame, data: CTRData) -> Figure:
     title = f"{spec.paper} on {data.name}"
     if spec.plot == "ablation":                       # one panel per ablation: their x values differ
         groups = list(dict.fromkeys(summary[spec.hue]))
-        fig, axes = plt.subplots(1, len(groups), figsize=(4 * len(groups), 3.6), layout="constrained", squeeze=False)
+        fig, axes = plt.subplots(1, len(groups), figsize=(max(6, 4 * len(groups)), 3.6), layout="constrained",
+                                 squeeze=False)
         for ax, g in zip(axes[0], groups, strict=True):
             part = summary[summary[spec.hue] == g]
             models = list(dict.fromkeys(part["model"]))
@@ -309,7 +363,10 @@ def plot_spec(spec: Spec, summary: pd.DataFrame, data: CTRData) -> Figure:
             plots.plot_ablation(part, x=spec.x, hue=None if one_line else "model", ax=ax)
             ax.set_title(str(g) + (f" ({models[0]})" if len(models) == 1 else ""))
             ax.set_xlabel(str(g))
-        fig.suptitle(title)
+        if len(groups) == 1:                          # one panel: the spec in its own title, as below
+            axes[0][0].set_title(f"{title}\n{axes[0][0].get_title()}")
+        else:
+            fig.suptitle(title)
         return fig
     if spec.plot == "params":
         fig = plots.plot_params_vs_auc(summary)

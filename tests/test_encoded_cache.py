@@ -139,3 +139,13 @@ def test_training_on_the_mapped_int32_splits_equals_training_on_int64_copies(tmp
         runs.append(Trainer(cfg).fit(create("deepfm", d.schema), d).history.drop(columns=["seconds", "samples_per_s"]))
     pd.testing.assert_frame_equal(runs[0], runs[1], check_exact=True)
     assert len(runs[0]) == 2 and np.isfinite(runs[0]["train_loss"]).all()
+
+
+def test_cache_clean_removes_a_killed_encoding_folder(tmp_path, capsys):
+    from ctrviz import __main__ as cli
+
+    orphan = tmp_path / "criteo" / ".x.enc-0.999999999.ab12.tmp"       # a build whose process was killed
+    orphan.mkdir(parents=True)
+    (orphan / "sparse.bin").write_bytes(b"x" * 1000)
+    assert cli.main(["cache", "clean", "--cache", str(tmp_path)]) == 0
+    assert not orphan.exists() and "1 temp file(s) of killed runs removed" in capsys.readouterr().out

@@ -9,12 +9,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from ctrviz.data.batch import Batch, CTRData, iter_batches
 from ctrviz.data.encoders import Column, Standardizer, TableEncoder, Vocabulary, log_bucket, pad_sequences
 from ctrviz.data.schema import OOV_ID, PAD_ID, Field, Pair, Schema
+
+if TYPE_CHECKING:
+    from ctrviz.data.table import TableSpec
+
+
+def __getattr__(name: str) -> object:
+    """``load_table`` and ``TableSpec`` (:mod:`ctrviz.data.table`) load on first use, so ``import ctrviz`` stays
+    free of pyarrow."""
+    if name in ("TableSpec", "load_table"):
+        from ctrviz.data import table
+        return getattr(table, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -30,6 +43,14 @@ class DatasetSpec:
 def _synthetic(seed: int, cache: str | Path | None) -> CTRData:
     from ctrviz.data.synthetic import SyntheticConfig, make_synthetic
     return make_synthetic(SyntheticConfig(seed=seed))
+
+
+def _synthetic_3way(seed: int, cache: str | Path | None) -> CTRData:
+    from dataclasses import replace
+
+    from ctrviz.data.synthetic import SyntheticConfig, make_synthetic
+    data = make_synthetic(SyntheticConfig(seed=seed, n_planted_triples=2))
+    return replace(data, name="synthetic-3way")
 
 
 def _movielens(task: str) -> Callable[[int, str | Path | None], CTRData]:
@@ -61,6 +82,8 @@ def _avazu(seed: int, cache: str | Path | None, min_count: int | None = None) ->
 
 DATASETS: dict[str, DatasetSpec] = {d.name: d for d in (
     DatasetSpec("synthetic", "planted field-pair and item×history interactions with a known oracle", _synthetic),
+    DatasetSpec("synthetic-3way", "synthetic plus 2 planted pure three-field interactions (no pairwise part): the "
+                "data that asks whether a second GIN layer (AOANet Fig. 3's L) pays", _synthetic_3way),
     DatasetSpec("movielens", "MovieLens-100k, rating ≥ 4 → click, time-ordered split", _movielens("movielens")),
     DatasetSpec("movielens-seq", "MovieLens-100k as next-movie CTR with popularity negatives (CAN/DIEN protocol)",
                 _movielens("movielens-seq")),
@@ -75,18 +98,24 @@ DATASETS: dict[str, DatasetSpec] = {d.name: d for d in (
 )}
 
 
-def load_dataset(name: str, *, seed: int = 0, cache: str | Path | None = None, min_count: int | None = None
-                 ) -> CTRData:
-    """Load a registered dataset by name.
+def load_dataset(name: str | Path, *, seed: int = 0, cache: str | Path | None = None, min_count: int | None = None,
+                 spec: TableSpec | dict | str | Path | None = None) -> CTRData:
+    """Load a registered dataset by name, or your own table file described by ``spec``.
 
     Args:
-        name: see :func:`list_datasets`.
+        name: see :func:`list_datasets`; with ``spec``, the path of a CSV/TSV/parquet file (:func:`load_table`).
         seed: seed of the generator (synthetic), the negative sampling (movielens-seq, taobao) or the split
             (amazon, criteo, avazu).
         cache: data cache folder (default ``$CTRVIZ_CACHE`` or ``~/.cache/ctrviz``).
         min_count: tokens seen fewer times in the train split become OOV (criteo, avazu, amazon, taobao); ``None``:
-            the reader's default. A small sample needs a low value (e.g. 1).
+            the reader's default (with ``spec``: the spec's global ``min_count``). A small sample needs a low value
+            (e.g. 1).
+        spec: a table spec (:class:`~ctrviz.data.table.TableSpec`, a dict of its keys or a .yaml/.toml/.json file);
+            ``name`` is then the file it describes.
     """
+    if spec is not None:
+        from ctrviz.data.table import load_table
+        return load_table(name, spec, seed=seed, cache=cache, min_count=min_count)
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; registered: {', '.join(DATASETS)}")
     spec, options = DATASETS[name], {}
@@ -107,5 +136,5 @@ def list_datasets() -> pd.DataFrame:
 
 
 __all__ = ["Batch", "CTRData", "Column", "DATASETS", "Field", "OOV_ID", "PAD_ID", "Pair", "Schema", "Standardizer",
-           "TableEncoder", "Vocabulary", "iter_batches", "list_datasets", "load_dataset", "log_bucket",
-           "pad_sequences"]
+           "TableEncoder", "TableSpec", "Vocabulary", "iter_batches", "list_datasets", "load_dataset", "load_table",
+           "log_bucket", "pad_sequences"]
