@@ -37,6 +37,8 @@ Generative model for row n (ids are shifted by +2 into the schema convention: 0 
 The schema's ``pairs`` are item × hist_item, category × hist_cat and the planted pairs: the
 generator declares what it planted, as a CAN user declares combinations by domain knowledge;
 models that search for interactions themselves (GIN/AOANet) must find the planted pairs unaided.
+``declare_pairs=False`` leaves the schema without pairs (``benchmarks/explain_to_can.py``: CAN gets its pairs
+from :func:`ctrviz.explain.explain` instead).
 
 The co-action is *summed* over the history, as CAN sum-pools its co-action outputs (Sec. 4.2), so it
 lies in CAN's function class; it is not a function of the sum-pooled history embedding.
@@ -88,6 +90,10 @@ class SyntheticConfig:
         coaction_strength: std (in logits) of the item × history co-action part.
         base_rate: mean click probability (sets the intercept).
         seed: seed of ``numpy.random.default_rng``.
+        declare_pairs: ``True``: the schema's ``pairs`` name the truth (item × hist_item, category × hist_cat and
+            the planted pairs), as a domain expert would for CAN; ``False``: the schema declares no pairs, so
+            CAN needs them from elsewhere (``pairs=`` in its config, ``ctrviz train --pairs-from`` an explain
+            report). The data are the same either way.
 
     Example:
         >>> SyntheticConfig(n_rows=1000).n_fields
@@ -118,9 +124,14 @@ class SyntheticConfig:
     coaction_strength: float = 1.5
     base_rate: float = 0.25
     seed: int = 0
+    declare_pairs: bool = True
 
     def __post_init__(self) -> None:
+        if not isinstance(self.declare_pairs, bool):
+            raise ValueError(f"SyntheticConfig.declare_pairs must be True or False, got {self.declare_pairs!r}")
         for f in fields(self):
+            if f.name == "declare_pairs":
+                continue
             v = getattr(self, f.name)
             want = int if f.type in (int, "int") else float
             if isinstance(v, bool) or not isinstance(v, (int, float)) or (want is int and not isinstance(v, int)):
@@ -272,7 +283,8 @@ def make_synthetic(config: SyntheticConfig | None = None) -> CTRData:
          Field("hist_cat", "sequence", vocab="category", vocab_size=n_cat_ids, max_len=T)),
         # The generator declares what it planted, as a domain expert declares combinations for CAN (Sec. 6,
         # "combination reduction"); models that search for interactions (GIN/AOANet) ignore this list.
-        pairs=(Pair("item", "hist_item"), Pair("category", "hist_cat"), *(Pair(a, b) for a, b in tables)),
+        pairs=(Pair("item", "hist_item"), Pair("category", "hist_cat"), *(Pair(a, b) for a, b in tables))
+        if cfg.declare_pairs else (),
         user_field="user",
     )
     test_y, test_p = label[rows["test"]], prob[rows["test"]]
