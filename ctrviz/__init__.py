@@ -52,5 +52,8 @@ from ctrviz.models import MODELS, count_parameters, create, list_models  # noqa:
 
 __version__ = "0.1.0"
 
-__all__ = ["MODELS", "Batch", "CTRData", "Field", "Pair", "Schema", "__version__", "count_parameters", "create",
-           "list_datasets", "list_models", "load_dataset"]
+# ``ctrviz.explain`` is the function (the module stays importable as ``from ctrviz.explain import …``)
+from ctrviz.explain import ExplainReport, explain, pairs_from_report  # noqa: E402
+
+__all__ = ["MODELS", "Batch", "CTRData", "ExplainReport", "Field", "Pair", "Schema", "__version__", "count_parameters",
+           "create", "explain", "list_datasets", "list_models", "load_dataset", "pairs_from_report"]

@@ -1,4 +1,8 @@
-"""The ``ctrviz`` command (``python -m ctrviz …``): train, demo, reproduce, spec, lemmas, cache, models, datasets.
+"""The ``ctrviz`` command (``python -m ctrviz …``): train, demo, reproduce, explain, spec, lemmas, cache, models,
+datasets.
+
+``explain`` trains GIN over seeds and writes a report folder of the field pairs that matter (:mod:`ctrviz.explain`);
+``train --model can --pairs-from REPORT`` uses its top pairs as CAN's co-action pairs.
 
 ``train`` and ``reproduce`` take a registered dataset (``--data criteo``) or your own table with a spec
 (``--data my.csv --spec my.yaml``, :func:`ctrviz.data.table.load_table`); ``spec my.csv`` writes a starter spec.
@@ -51,11 +55,12 @@ def _positive(kind: type) -> Callable[[str], int | float]:
     return parse
 
 
-def _add_train_options(p: argparse.ArgumentParser, epochs: int, batch_size: int, patience: int) -> None:
+def _add_train_options(p: argparse.ArgumentParser, epochs: int, batch_size: int, patience: int,
+                       lr: float = 1e-3) -> None:
     p.add_argument("--epochs", type=_positive(int), default=epochs, help=f"maximum epochs (default {epochs})")
     p.add_argument("--batch-size", type=_positive(int), default=batch_size,
                    help=f"rows per step (default {batch_size})")
-    p.add_argument("--lr", type=_positive(float), default=1e-3, help="Adam learning rate (default 1e-3)")
+    p.add_argument("--lr", type=_positive(float), default=lr, help=f"Adam learning rate (default {lr:g})")
     p.add_argument("--patience", type=int, default=patience,
                    help=f"early-stopping patience on valid AUC; 0 = off (default {patience})")
     p.add_argument("--seed", type=_seed, default=0, help="seed for data, init and shuffling (default 0)")
@@ -113,6 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the tables' learning rate with a row-wise --embedding-optimizer (default: --lr)")
     t.add_argument("--amp", action="store_true",
                    help="bf16 autocast, also on a CPU with native bf16 (default: only on a bf16 GPU)")
+    t.add_argument("--pairs-from", default=None, metavar="REPORT",
+                   help="CAN's co-action pairs: the top --top-k pairs of a `ctrviz explain` report folder (for models "
+                        "with pairs: can, can-official, can-dien, cartesian, can+cartesian)")
+    t.add_argument("--top-k", type=_positive(int), default=5, metavar="K",
+                   help="with --pairs-from: how many pairs (default 5)")
+    t.add_argument("--induction", default="first", choices=("first", "second", "smaller"),
+                   help="with --pairs-from: which field of a pair a×b is CAN's induction side: first (a), second (b) "
+                        "or smaller (the smaller vocabulary); a history or bag is always the feed (default first)")
     d = sub.add_parser("demo", help="train the baselines on synthetic data, print a table beside the oracle, "
                                     "write a figure")
     # Smaller batches and more patience than `train`: with CAN's N(0, 0.01) embedding init the DNN sits
@@ -143,6 +156,27 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--batch-size", type=_positive(int), default=None, metavar="N",
                    help="training batch size instead of the spec's (e.g. 128, the CAN paper's)")
     r.add_argument("--lr", type=_positive(float), default=None, help="learning rate instead of the spec's")
+    e = sub.add_parser("explain", help="which feature interactions matter: train GIN (AOANet's selection) over seeds, "
+                                       "write a report folder (ranked pairs, heatmap, AUCs, report.html)")
+    e.add_argument("--data", required=True, metavar="NAME|FILE", help=_data_help(DATASETS))
+    e.add_argument("--spec", default=None, metavar="SPEC", help=_SPEC_HELP)
+    e.add_argument("--seeds", type=_positive(int), default=3, help="seeds --seed … --seed+N-1 (default 3)")
+    e.add_argument("--ratio", type=_ratio, default=0.3, metavar="R",
+                   help="the share of α AOANet keeps, in (0, 1) (default 0.3, AOANet Table 4)")
+    e.add_argument("--out", default="ctrviz-out/explain", help="the report folder (default ctrviz-out/explain)")
+    e.add_argument("--compare", nargs="+", default=["aoanet", "dnn"], metavar="MODEL",
+                   help="models trained beside GIN for the AUC table (default: aoanet dnn; aoanet reuses GIN as its "
+                        "selection stage)")
+    e.add_argument("--max-rows", type=_positive(int), default=None, metavar="N",
+                   help="train on at most N random training rows (and N/4, at least 2000, valid/test rows)")
+    e.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="a GIN/AOANet config field, e.g. --set embed_dim=8 --set hidden=64 --set ranking=layer "
+                        "(fields: ctrviz models --fields aoanet; the ratio is --ratio)")
+    e.add_argument("--min-count", type=_positive(int), default=None, metavar="N", help=_MIN_COUNT_HELP)
+    e.add_argument("--results", default=None, metavar="DIR",
+                   help="result cache folder shared with reproduce (default <cache>/runs); finished runs are reused")
+    # measured: 40k synthetic rows, 4 epochs of batch 256 at lr 3e-3 put the planted pairs on top (tests/test_explain)
+    _add_train_options(e, epochs=5, batch_size=256, patience=2, lr=3e-3)
     sp = sub.add_parser("spec", help="inspect a CSV/TSV/parquet file (column types, cardinalities, missing rates) and "
                                      "write a starter spec to edit, for train/reproduce --spec")
     sp.add_argument("file", metavar="FILE", help="the table: .csv, .tsv, .txt (optionally .gz) or .parquet")
@@ -165,6 +199,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _ratio(text: str) -> float:
+    """A selection ratio r in the open interval (0, 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1) (the share of α kept), got {text}")
+    return value
+
+
 def _train_config(args: argparse.Namespace, **extra: object):
     from ctrviz.train import TrainConfig
     return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
@@ -181,6 +226,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise ValueError("--resume needs --checkpoint-dir (the folder holding last.pt)")
     overrides = parse_overrides(args.model, args.overrides)
     make_config(args.model, overrides)                 # an impossible value fails here, before the data loads
+    if args.pairs_from is not None:
+        _pairs_from(args, overrides, None)             # the report and the model checked before the data loads
     config = _train_config(args, checkpoint_dir=args.checkpoint_dir, resume=args.resume, fused=args.fused,
                            embedding_optimizer=args.embedding_optimizer, embedding_lr=args.embedding_lr,
                            optimizer=args.optimizer, weight_decay=args.weight_decay, grad_clip=args.grad_clip,
@@ -190,6 +237,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         with distributed.main_first():  # rank 0 fills the data cache (downloads, encodings), then the others
             data = load_dataset(args.data, seed=args.seed, cache=args.cache, min_count=args.min_count,
                                 spec=args.spec)
+        if args.pairs_from is not None:
+            overrides["pairs"] = _pairs_from(args, overrides, data.schema)
+            if distributed.is_main():
+                print(f"co-action pairs from {args.pairs_from} (top {args.top_k}, induction × feed): "
+                      + ", ".join(f"{a}×{b}" for a, b in overrides["pairs"]), file=sys.stderr, flush=True)
         row, _ = run_model(args.model, data, config, model_config=overrides or None)
         if launched:
             row["world_size"] = distributed.world_size()
@@ -201,6 +253,62 @@ def cmd_train(args: argparse.Namespace) -> int:
         width = max(map(len, row))
         print("\n".join(f"{k:<{width}}  {v:.4f}" if isinstance(v, float) else f"{k:<{width}}  {v}"
                         for k, v in row.items()))
+    return 0
+
+
+def _pairs_from(args: argparse.Namespace, overrides: dict, schema) -> tuple[tuple[str, str], ...]:
+    """``--pairs-from``: the report's top pairs as ``pairs`` of the model config (checked against ``schema``)."""
+    import dataclasses
+
+    from ctrviz.explain import pairs_from_report
+    from ctrviz.models import get_spec
+
+    if "pairs" not in {f.name for f in dataclasses.fields(get_spec(args.model).config_cls)}:
+        raise ValueError(f"--pairs-from sets co-action pairs; model {args.model} has none (use can, can-official, "
+                         "can-dien, cartesian or can+cartesian)")
+    if "pairs" in overrides:
+        raise ValueError("--pairs-from and --set pairs=… both name the pairs; pass one of them")
+    pairs = pairs_from_report(args.pairs_from, args.top_k, args.induction, schema)
+    return tuple((p.induction, p.feed) for p in pairs)
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    import matplotlib
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    from ctrviz.data import load_dataset
+    from ctrviz.data.cache import cache_dir
+    from ctrviz.data.subsample import subsample
+    from ctrviz.explain import explain
+    from ctrviz.models import make_config, parse_overrides
+
+    start = time.perf_counter()
+    overrides = parse_overrides("aoanet", args.overrides)
+    if "ratio" in overrides:
+        raise ValueError("--set ratio=…: the ratio is --ratio")
+    ranking = overrides.pop("ranking", "subspace")
+    make_config("aoanet", {**overrides, "ratio": args.ratio, "ranking": ranking})   # fails here, before the data loads
+    for name in args.compare:
+        make_config(name, None)                                  # an unknown model too
+    results = Path(args.results) if args.results else cache_dir(args.cache) / "runs"
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    print(f"ctrviz explain: GIN over seeds {seeds[0]}–{seeds[-1]} on {args.data}, r = {args.ratio:g}, compared with "
+          f"{', '.join(args.compare) or 'nothing'} …", flush=True)
+    data = load_dataset(args.data, seed=args.seed, cache=args.cache, min_count=args.min_count, spec=args.spec)
+    if args.max_rows is not None:
+        data = subsample(data, args.max_rows, max(2000, args.max_rows // 4), seed=args.seed)
+    rep = explain(data, seeds=seeds, ratio=args.ratio, train=_train_config(args), model_config=overrides,
+                  ranking=ranking, compare=args.compare, cache=results, progress=not args.no_progress)
+    files = rep.save(args.out)
+    print(f"\n{rep.summary_text()}\n")
+    with pd.option_context("display.width", 200):
+        print(rep.pairs.head(10).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        print()
+        print(rep.auc_summary.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    print(f"\nReport: {files['report.html'].resolve()}\nFolder: {Path(args.out).resolve()}\n"
+          f"CAN from these pairs: ctrviz train --model can --data {args.data} --pairs-from {args.out} --top-k 5\n"
+          f"Done in {time.perf_counter() - start:.0f} s.")
     return 0
 
 
@@ -402,7 +510,7 @@ def _check_outputs(args: argparse.Namespace) -> None:
     from ctrviz.data.cache import cache_dir
     from ctrviz.utils import writable_dir
 
-    if getattr(args, "cache", None) is not None or args.command in ("train", "demo", "reproduce"):
+    if getattr(args, "cache", None) is not None or args.command in ("train", "demo", "reproduce", "explain"):
         cache_dir(args.cache, create=False)
     for option in ("checkpoint_dir", "out", "results"):
         if getattr(args, option, None) is not None:
@@ -413,7 +521,7 @@ def _check_data(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
     """``--data``: a registered name, or a file when ``--spec`` is given (argparse's one-line error otherwise)."""
     from ctrviz.data import DATASETS
 
-    if args.command not in ("train", "reproduce"):
+    if args.command not in ("train", "reproduce", "explain"):
         return
     if args.spec is None and args.data not in DATASETS:
         if Path(args.data).expanduser().is_file() or Path(args.data).suffix:
@@ -441,6 +549,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_demo(args)
         if args.command == "lemmas":
             return cmd_lemmas(args)
+        if args.command == "explain":
+            return cmd_explain(args)
         if args.command == "reproduce":
             return cmd_reproduce(args)
         if args.command == "cache":
