@@ -30,11 +30,14 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import itertools
 import json
 import os
 import shutil
 import tempfile
+from collections import deque
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
@@ -159,20 +162,32 @@ def build_encoded(name: str, parquet: str | Path, columns: Sequence[Column], lab
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=temp_prefix(final.name), suffix=".tmp"))
     try:
         dtype = np.int32
-        with open(tmp / "sparse.bin", "wb") as fh:                 # (F, N): column j is rows j*N .. (j+1)*N - 1
-            for c in columns:
-                if c.kind != "sparse" or c.vocab not in (None, c.name):
-                    raise ValueError(f"{name}: column {c.name!r} must be sparse with its own vocabulary")
-                codes, tokens = column_codes(parquet, c)
-                vocab, ids = fit_codes(codes, tokens, train, c.min_count)
-                if not vocab.tokens:
-                    raise ValueError(f"{name}: no value of field {c.name!r} occurs min_count={c.min_count} times in "
-                                     f"the train split ({len(train)} rows); lower min_count (ctrviz train/reproduce "
-                                     "--min-count N)")
-                if ids.dtype != np.int32:
-                    raise ValueError(f"{name}: field {c.name!r} has {len(vocab):,} ids, more than int32 holds; raise "
-                                     "min_count")
-                fh.write(np.ascontiguousarray(ids[order]).tobytes())
+        for c in columns:
+            if c.kind != "sparse" or c.vocab not in (None, c.name):
+                raise ValueError(f"{name}: column {c.name!r} must be sparse with its own vocabulary")
+
+        def encode(c: Column) -> tuple[Vocabulary, np.ndarray]:          # one column: (N,) ids in split order
+            vocab, ids = fit_codes(*column_codes(parquet, c), train, c.min_count)
+            if not vocab.tokens:
+                raise ValueError(f"{name}: no value of field {c.name!r} occurs min_count={c.min_count} times in "
+                                 f"the train split ({len(train)} rows); lower min_count (ctrviz train/reproduce "
+                                 "--min-count N)")
+            if ids.dtype != np.int32:
+                raise ValueError(f"{name}: field {c.name!r} has {len(vocab):,} ids, more than int32 holds; raise "
+                                 "min_count")
+            return vocab, ids[order]
+
+        # two columns at a time (pyarrow and numpy release the GIL), written in field order; at most two columns'
+        # ids are held, so the peak memory does not grow with the number of fields
+        with open(tmp / "sparse.bin", "wb") as fh, ThreadPoolExecutor(2) as pool:   # (F, N): column j at j*N
+            todo = iter(columns)
+            running = deque((c, pool.submit(encode, c)) for c in itertools.islice(todo, 2))
+            while running:
+                c, job = running.popleft()
+                vocab, ids = job.result()
+                if (nxt := next(todo, None)) is not None:
+                    running.append((nxt, pool.submit(encode, nxt)))
+                fh.write(ids.tobytes())
                 enc.vocabs[c.name] = vocab
         y = pq.read_table(parquet, columns=[label]).column(0).to_numpy().astype(np.float32)[order]   # (N,)
         y.tofile(tmp / "label.bin")
