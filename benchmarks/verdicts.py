@@ -1,0 +1,237 @@
+"""One verdict per testable claim of the CAN and AOANet papers, from measured ``ctrviz reproduce`` results (issue 16).
+
+Each claim compares two sides, each a (mean, std, seeds) of test AUC measured by the command in its row. The verdict
+is computed, never typed: with d = the claimed side's mean minus the other's and s = the sum of their standard
+deviations,
+
+- **holds** when d > s (the claimed order, by more than the seeds' spread),
+- **doesn't hold** when d < -s (the opposite order, by more than the spread),
+- **can't tell** otherwise (the two are within their seed spread on this data).
+
+A claim about a grid optimum (Fig. 3, Table 5) compares the paper's best setting with the best other setting of the
+run. The numbers in :data:`CLAIMS` are copied from the runs' printed summaries (README.md, "The papers' experiments":
+runs of earlier sessions, with their commands); where a printout gave only a range of stds for a grid, the range's top
+is used (:func:`U`). ``--runs DIR`` adds the claims issue 16's new runs answer, read from the summary CSVs ``ctrviz
+reproduce --out DIR`` wrote. Prints the markdown table the README holds::
+
+    python benchmarks/verdicts.py --runs ctrviz-out/reproduce
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Side:
+    """A measured test AUC: mean ± std over ``seeds`` seeds, labelled."""
+
+    label: str
+    mean: float
+    std: float
+    seeds: int
+    known: bool = True       # False: the printout gave only its grid's std range; ``std`` is the range's top
+
+
+@dataclass(frozen=True)
+class Claim:
+    paper: str
+    claim: str
+    data: str
+    claimed: Side            # the side the paper says is higher
+    other: Side
+    command: str
+
+
+def verdict(c: Claim) -> str:
+    """holds / doesn't hold / can't tell by the rule of the module docstring.
+
+    Example:
+        >>> v = lambda a, b: verdict(Claim("", "", "", Side("a", a, 0.001, 3), Side("b", b, 0.001, 3), ""))
+        >>> v(0.90, 0.89), v(0.89, 0.90), v(0.900, 0.8995)
+        ('holds', "doesn't hold", "can't tell")
+    """
+    d, s = c.claimed.mean - c.other.mean, c.claimed.std + c.other.std
+    return "holds" if d > s else "doesn't hold" if d < -s else "can't tell"
+
+
+def summary_side(csv: Path, model: str, label: str | None = None, **setting: object) -> Side:
+    """A :class:`Side` from a ``ctrviz reproduce`` summary CSV: the row of ``model`` (and ``setting`` columns)."""
+    t = pd.read_csv(csv)
+    rows = t[t["model"] == model]
+    for k, v in setting.items():
+        rows = rows[rows[k].astype(str) == str(v)]
+    if len(rows) != 1:
+        raise SystemExit(f"{csv}: {len(rows)} rows for model {model!r} {setting}")
+    r = rows.iloc[0]
+    return Side(label or model, float(r["auc_mean"]), float(r["auc_std"]), int(r["n"]))
+
+
+S = Side
+
+
+def U(label: str, mean: float, bound: float, seeds: int) -> Side:
+    """A side whose own std the run's printout did not give, only the range of its grid's stds: the range's top is
+    used (it makes "can't tell" likelier, never "holds")."""
+    return Side(label, mean, bound, seeds, known=False)
+
+
+CAN2_SYN = "reproduce can-table2 --data synthetic --seeds 5"
+CAN2_SEQ = "train --model M --data movielens-seq --seed 0..4"
+CAN3_SYN = "reproduce can-table3 --data synthetic --seeds 3 --skip xdeepfm"
+CAN3_ML = "reproduce can-table3 --data movielens --seeds 3"
+FIG5_SYN = "reproduce can-fig5 --data synthetic --seeds 5"
+FIG5_ML = "reproduce can-fig5 --data movielens --seeds 3"
+T5_SYN = "reproduce can-table5 --data synthetic --seeds 3"
+T5_ML = "reproduce can-table5 --data movielens --seeds 3"
+A3_SYN = "reproduce aoanet-table3 --data synthetic --seeds 3 --skip xdeepfm"
+A3_ML = "reproduce aoanet-table3 --data movielens --seeds 3"
+F3_SYN = "reproduce aoanet-fig3 --data synthetic --seeds 3"
+F3_ML = "reproduce aoanet-fig3 --data movielens --seeds 3"
+# The default CAN (2 layers, tanh, orders 1-3) and GIN (L = 2, S = 3) and AOANet (r = 0.3) are one cached run
+# in every spec that holds them (same config, same seeds): their std comes from the table that printed it.
+CAN_SYN3, CAN_ML3 = S("default CAN", 0.8989, 0.0005, 3), S("default CAN", 0.7088, 0.0002, 3)
+GIN_SYN3, GIN_ML3 = S("L = 2, S = 3 (default)", 0.8822, 0.0014, 3), S("L = 2, S = 3 (default)", 0.7080, 0.0051, 3)
+
+CLAIMS = [
+    # -- CAN, Table 2 ------------------------------------------------------------------------------------------
+    Claim("CAN", "Table 2: + CAN beats DNN", "synthetic",
+          S("can", 0.8991, 0.0006, 5), S("dnn", 0.8819, 0.0019, 5), CAN2_SYN),
+    Claim("CAN", "Table 2: + CAN beats DNN", "movielens-seq",
+          S("can", 0.7774, 0.0080, 5), S("dnn", 0.7771, 0.0084, 5), CAN2_SEQ),
+    Claim("CAN", "Table 2: + Cartesian beats DNN", "synthetic",
+          S("cartesian", 0.8976, 0.0003, 5), S("dnn", 0.8819, 0.0019, 5), CAN2_SYN),
+    Claim("CAN", "Table 2: + Cartesian beats DNN", "movielens-seq",
+          S("cartesian", 0.7505, 0.0087, 5), S("dnn", 0.7771, 0.0084, 5), CAN2_SEQ),
+    Claim("CAN", "Table 2: CAN at least matches Cartesian, with a fraction of its parameters", "synthetic",
+          S("can (1.4x DNN's parameters)", 0.8991, 0.0006, 5), S("cartesian (2.8x)", 0.8976, 0.0003, 5), CAN2_SYN),
+    Claim("CAN", "Table 2: CAN at least matches Cartesian, with a fraction of its parameters", "movielens-seq",
+          S("can (5.3x)", 0.7774, 0.0080, 5), S("cartesian (266x)", 0.7505, 0.0087, 5), CAN2_SEQ),
+    Claim("CAN", "Table 2: CAN + Cartesian beats CAN", "synthetic",
+          S("can+cartesian", 0.8974, 0.0003, 5), S("can", 0.8991, 0.0006, 5), CAN2_SYN),
+    Claim("CAN", "Table 2: CAN + Cartesian beats CAN", "movielens-seq",
+          S("can+cartesian", 0.7484, 0.0090, 5), S("can", 0.7774, 0.0080, 5), CAN2_SEQ),
+    # -- CAN, Tables 3-4 ---------------------------------------------------------------------------------------
+    Claim("CAN", "Table 3: CAN beats the best model without DIEN (here PNN)", "synthetic",
+          S("can", 0.8989, 0.0005, 3), S("pnn", 0.8993, 0.0002, 3), CAN3_SYN),
+    Claim("CAN", "Table 3: CAN beats the best model without DIEN (here PNN)", "movielens",
+          S("can", 0.7088, 0.0002, 3), S("pnn", 0.7144, 0.0034, 3), CAN3_ML),
+    Claim("CAN", "Table 3: DIEN beats DNN", "synthetic",
+          S("dien", 0.8784, 0.0005, 3), S("dnn", 0.8814, 0.0018, 3), CAN3_SYN),
+    Claim("CAN", "Table 3: DIEN beats DNN", "movielens",
+          S("dien", 0.7150, 0.0012, 3), S("dnn", 0.7114, 0.0050, 3), CAN3_ML),
+    Claim("CAN", "Table 3: CAN-DIEN beats DIEN", "synthetic",
+          S("can-dien", 0.8990, 0.0005, 3), S("dien", 0.8784, 0.0005, 3), CAN3_SYN),
+    Claim("CAN", "Table 3: CAN-DIEN beats DIEN", "movielens",
+          S("can-dien", 0.7112, 0.0027, 3), S("dien", 0.7150, 0.0012, 3), CAN3_ML),
+    # -- CAN, Fig. 5 -------------------------------------------------------------------------------------------
+    Claim("CAN", "Fig. 5: CAN (small) beats ONN at similar parameters", "synthetic",
+          S("can (small)", 0.8998, 0.0005, 5), S("onn", 0.8931, 0.0003, 5), FIG5_SYN),
+    Claim("CAN", "Fig. 5: CAN (small) beats ONN at similar parameters", "movielens",
+          S("can (small)", 0.7125, 0.0011, 3), S("onn", 0.7123, 0.0008, 3), FIG5_ML),
+    Claim("CAN", "Fig. 5: the larger CAN beats CAN (small)", "synthetic",
+          S("can", 0.8991, 0.0006, 5), S("can (small)", 0.8998, 0.0005, 5), FIG5_SYN),
+    Claim("CAN", "Fig. 5: the larger CAN beats CAN (small)", "movielens",
+          S("can", 0.7088, 0.0002, 3), S("can (small)", 0.7125, 0.0011, 3), FIG5_ML),
+    # -- CAN, Table 5 ------------------------------------------------------------------------------------------
+    Claim("CAN", "Table 5: a 2-layer micro-MLP beats the best of 1 and 3 layers", "synthetic",
+          CAN_SYN3, U("3 layers", 0.8996, 0.0006, 3), T5_SYN),
+    Claim("CAN", "Table 5: a 2-layer micro-MLP beats the best of 1 and 3 layers", "movielens",
+          CAN_ML3, U("1 layer", 0.7113, 0.0007, 3), T5_ML),
+    Claim("CAN", "Table 5: tanh beats no activation", "synthetic", CAN_SYN3, U("none", 0.8990, 0.0006, 3), T5_SYN),
+    Claim("CAN", "Table 5: tanh beats no activation", "movielens", CAN_ML3, U("none", 0.7091, 0.0007, 3), T5_ML),
+    Claim("CAN", "Table 5: orders 1-3 beat order 1", "synthetic", CAN_SYN3, U("order 1", 0.8993, 0.0006, 3), T5_SYN),
+    Claim("CAN", "Table 5: orders 1-3 beat order 1", "movielens", CAN_ML3, U("order 1", 0.7094, 0.0007, 3), T5_ML),
+    # -- AOANet, Table 3 ---------------------------------------------------------------------------------------
+    Claim("AOANet", "Table 3: GIN beats DCN-M (the paper's best baseline)", "synthetic",
+          S("gin", 0.8822, 0.0014, 3), S("dcn-m", 0.8921, 0.0007, 3), A3_SYN),
+    Claim("AOANet", "Table 3: GIN beats DCN-M (the paper's best baseline)", "movielens",
+          S("gin", 0.7080, 0.0051, 3), S("dcn-m", 0.7125, 0.0038, 3), A3_ML),
+    Claim("AOANet", "Table 3: GIN beats every baseline (here the best is IPNN / OPNN)", "synthetic",
+          S("gin", 0.8822, 0.0014, 3), S("ipnn", 0.8993, 0.0002, 3), A3_SYN),
+    Claim("AOANet", "Table 3: GIN beats every baseline (here the best is IPNN / OPNN)", "movielens",
+          S("gin", 0.7080, 0.0051, 3), S("opnn", 0.7151, 0.0026, 3), A3_ML),
+    Claim("AOANet", "Table 3: AOANet (pruned at r = 0.3, re-trained) beats GIN", "synthetic",
+          S("aoanet", 0.8961, 0.0009, 3), S("gin", 0.8822, 0.0014, 3), A3_SYN),
+    Claim("AOANet", "Table 3: AOANet (pruned at r = 0.3, re-trained) beats GIN", "movielens",
+          S("aoanet", 0.7131, 0.0058, 3), S("gin", 0.7080, 0.0051, 3), A3_ML),
+    Claim("AOANet", "Table 3: AOANet beats every baseline", "synthetic",
+          S("aoanet", 0.8961, 0.0009, 3), S("ipnn", 0.8993, 0.0002, 3), A3_SYN),
+    Claim("AOANet", "Table 3: AOANet beats every baseline", "movielens",
+          S("aoanet", 0.7131, 0.0058, 3), S("opnn", 0.7151, 0.0026, 3), A3_ML),
+    Claim("AOANet", "Table 3: DCN-M beats the other baselines (here IPNN)", "synthetic",
+          S("dcn-m", 0.8921, 0.0007, 3), S("ipnn", 0.8993, 0.0002, 3), A3_SYN),
+    Claim("AOANet", "Table 3: DCN-M beats the other baselines (here OPNN)", "movielens",
+          S("dcn-m", 0.7125, 0.0038, 3), S("opnn", 0.7151, 0.0026, 3), A3_ML),
+    Claim("AOANet", "Table 3: OPNN beats IPNN", "synthetic",
+          S("opnn", 0.8992, 0.0003, 3), S("ipnn", 0.8993, 0.0002, 3), A3_SYN),
+    Claim("AOANet", "Table 3: OPNN beats IPNN", "movielens",
+          S("opnn", 0.7151, 0.0026, 3), S("ipnn", 0.7144, 0.0034, 3), A3_ML),
+    # -- AOANet, Fig. 3 ----------------------------------------------------------------------------------------
+    Claim("AOANet", "Fig. 3a: L = 2 beats the best other L (Eq. 8 order; pairwise-only data)", "synthetic",
+          GIN_SYN3, U("L = 1", 0.8868, 0.0014, 3), F3_SYN),
+    Claim("AOANet", "Fig. 3a: L = 2 beats the best other L (Eq. 8 order)", "movielens",
+          GIN_ML3, U("L = 1", 0.7127, 0.0080, 3), F3_ML),
+    Claim("AOANet", "Fig. 3b: S = 2 (Private's best) or 3 (Criteo's) beats the best other S", "synthetic",
+          U("S = 2", 0.8843, 0.0014, 3), U("S = 4", 0.8846, 0.0014, 3), F3_SYN),
+    Claim("AOANet", "Fig. 3b: S = 2 (Private's best) or 3 (Criteo's) beats the best other S", "movielens",
+          U("S = 2", 0.7097, 0.0080, 3), U("S = 1", 0.7130, 0.0080, 3), F3_ML),
+    Claim("AOANet", "Fig. 3c: pruning to r = 0.2-0.3 beats no pruning (r = 1)", "synthetic",
+          U("r = 0.2", 0.8973, 0.0009, 3), S("r = 1.0 (GIN itself)", 0.8822, 0.0014, 3), F3_SYN),
+    Claim("AOANet", "Fig. 3c: pruning to r = 0.2-0.3 beats no pruning (r = 1)", "movielens",
+          S("r = 0.3", 0.7131, 0.0058, 3), S("r = 1.0 (GIN itself)", 0.7080, 0.0051, 3), F3_ML),
+    Claim("AOANet", "Fig. 3c: r = 0.2-0.3 beats the best other r", "synthetic",
+          U("r = 0.2", 0.8973, 0.0009, 3), U("r = 0.1", 0.8969, 0.0009, 3), F3_SYN),
+]
+
+
+def table(claims: list[Claim]) -> pd.DataFrame:
+    """The verdict table: one row per claim and dataset."""
+    fmt = lambda s: f"{s.label} {s.mean:.4f} ± {'' if s.known else '≤'}{s.std:.4f}"   # noqa: E731
+    return pd.DataFrame([{"paper": c.paper, "claim": c.claim, "data": c.data, "verdict": verdict(c),
+                          "claimed side": fmt(c.claimed), "other side": fmt(c.other),
+                          "seeds": f"{c.claimed.seeds}", "command": f"`ctrviz {c.command}`"} for c in claims])
+
+
+def new_claims(runs: Path) -> list[Claim]:
+    """Claims answered by issue 16's runs, read from the summaries ``ctrviz reproduce --out RUNS`` wrote (those
+    present): GIN depth in both pair orders on the pairwise data and on the data with three-field interactions."""
+    out = []
+    for data, seeds in (("synthetic-3way", 5), ("synthetic", 3)):
+        csv = runs / f"aoanet-depth-{data}.csv"
+        if not csv.is_file():
+            continue
+        for order in ("eq8", "lemma"):
+            model = f"gin ({order})"
+            t = pd.read_csv(csv)
+            part = t[t["model"] == model]
+            best_other = part[part["value"] != 2].sort_values("auc_mean").iloc[-1]
+            out.append(Claim("AOANet", f"Fig. 3a: L = 2 beats the best other L ({order} order)", data,
+                             summary_side(csv, model, "L = 2", value=2),
+                             summary_side(csv, model, f"L = {int(best_other['value'])}", value=best_other["value"]),
+                             f"reproduce aoanet-depth --data {data} --seeds {seeds}"))
+    return out
+
+
+def markdown(t: pd.DataFrame) -> str:
+    """``t`` as a GitHub markdown table (no extra dependency)."""
+    rows = [list(t.columns), ["---"] * len(t.columns), *t.astype(str).values.tolist()]
+    return "\n".join("| " + " | ".join(r) + " |" for r in rows)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--runs", type=Path, default=None, help="folder of issue 16's `ctrviz reproduce --out` summaries")
+    a = p.parse_args()
+    t = table(CLAIMS + (new_claims(a.runs) if a.runs else []))
+    print(markdown(t))
+    print()
+    print(t.groupby(["paper", "verdict"]).size().unstack(fill_value=0).to_string())
+
+
+if __name__ == "__main__":
+    main()
