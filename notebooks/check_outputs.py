@@ -6,7 +6,7 @@ Usage::
     python notebooks/check_outputs.py notebooks/0[678]_*.ipynb --tolerance 0.002
     python notebooks/check_outputs.py notebooks/07_can_ablations.ipynb --cache ~/.cache/ctrviz   # reads runs back
 
-The experiment notebooks (``06_*`` … ``08_*``) train many models, so nbval does not compare their outputs
+The experiment notebooks (``06_*`` … ``09_*``) train many models, so nbval does not compare their outputs
 cell by cell (``tests/test_notebooks.py`` runs them in a small mode). Instead each one ends with a cell that
 prints one line ``key numbers: {json}`` — the AUCs, counts and ranks its findings rest on. This script reads
 that line from the committed outputs, executes a copy of the notebook in memory (the committed file is never
@@ -21,10 +21,10 @@ not 0: another CPU, BLAS build or thread count changes the order of float summat
 those last-bit differences into AUC differences of order 1e-4…1e-3. On the same machine with one thread the
 runs are bit-identical, so the difference you should see there is exactly 0.
 
-How long: a full re-run takes roughly 06 about 4 min, 07 about 6 min, 08 about 8 min on one CPU thread (rough
-figures from one machine; yours may differ by a factor of two). With ``--cache DIR`` pointing at a cache that
-already holds the runs, the trained results are read back instead of retrained and a notebook takes seconds —
-that checks the analysis, not the training.
+How long: a full re-run takes roughly 06 about 4 min, 07 about 6 min, 08 about 8 min, 09 about 3 min on one CPU
+thread (rough figures from one machine; yours may differ by a factor of two). With ``--cache DIR`` pointing at a
+cache that already holds the runs, the trained results are read back instead of retrained and a notebook takes
+seconds — that checks the analysis, not the training.
 
 Exit status: 0 all numbers match, 1 some differ (or a notebook failed to run or printed no key numbers),
 2 usage error (missing file, not a notebook, no ``key numbers:`` line in the committed outputs, bad tolerance).

@@ -3,10 +3,11 @@
 - ``00_*`` … ``05_*`` (the build-up and lemma notebooks) run under strict nbval: every cell's fresh output
   must equal the stored one after ``notebooks/sanitize.cfg`` (timings, progress bars, addresses, paths,
   round-off of printed errors) — so a package change that alters what a notebook shows fails here.
-- ``06_*`` … ``08_*`` (experiments) run under ``--nbval-lax`` (cells must run, outputs are not compared)
-  in their mid-size mode, ``CTRVIZ_MODE=mid``: the full mode's data and training with fewer seeds and grid
+- ``06_*`` … ``09_*`` (experiments; 09: your own data) run under ``--nbval-lax`` (cells must run, outputs are not
+  compared) in their mid-size mode, ``CTRVIZ_MODE=mid``: the full mode's data and training with fewer seeds and grid
   points, so the findings their cells assert (the planted pairs on top, pruning beating GIN) are tested. One
-  fresh result cache serves the three, as it would a reader running them in order.
+  fresh result cache serves the four, as it would a reader running them in order (09 downloads MovieLens-100k
+  into it from PyPI).
 - Every cell runs, the collapsed exercise solutions included: each asserts its answer.
 - Every ``notebooks/*.ipynb`` must be clean: valid nbformat, no widget state or editor metadata, small
   embedded images, one header style (a first markdown cell ``# NN · title`` saying what it teaches, the paper
@@ -34,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 SANITIZE = NOTEBOOKS / "sanitize.cfg"
 BUILD_UP = sorted(NOTEBOOKS.glob("0[0-5]_*.ipynb"))
-EXPERIMENTS = sorted(NOTEBOOKS.glob("0[6-8]_*.ipynb"))
+EXPERIMENTS = sorted(NOTEBOOKS.glob("0[6-9]_*.ipynb"))
 ALL = sorted(NOTEBOOKS.glob("*.ipynb"))
 
 MAX_FILE_BYTES = 1_500_000
@@ -68,7 +69,7 @@ def test_build_up_notebooks_reproduce_their_outputs() -> None:
 
 @pytest.mark.slow
 def test_experiment_notebooks_run_mid(tmp_path: Path) -> None:
-    assert EXPERIMENTS, f"no notebooks/06_*.ipynb … 08_*.ipynb found in {NOTEBOOKS}"
+    assert EXPERIMENTS, f"no notebooks/06_*.ipynb … 09_*.ipynb found in {NOTEBOOKS}"
     _nbval(EXPERIMENTS, "--nbval-lax", CTRVIZ_MODE="mid", CTRVIZ_CACHE=str(tmp_path))
 
 
