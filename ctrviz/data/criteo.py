@@ -151,10 +151,10 @@ def _refuse_known_variants(src: Path) -> None:
         out = src.with_name("train.txt") if src.name != "train.txt" else src.with_name("train.tsv")
         raise ValueError(f"{src}: line 1 is a CSV header ({first[:40]}…): this is the comma-separated variant of the "
                          "Criteo sample, and ctrviz reads the Kaggle train.txt format (tab-separated, no header, "
-                         "integer counts). Train it as it is with a table spec (`ctrviz train --data FILE --spec "
-                         "criteo.yaml`, the 5-line spec in data/README.md, 'Your own table'), or convert it with: "
+                         "integer counts). Convert it with: "
                          f"tail -n +2 '{src}' | tr ',' '\\t' | sed -E 's/\\.0+(\\t|$)/\\1/g' > '{out}' and pass that "
-                         "file")
+                         "file; or train it as it is with a table spec (`ctrviz train --data FILE --spec criteo.yaml`, "
+                         "the 5-line spec in data/README.md, 'Your own table')")
 
 
 def _cached(path: str | Path, cache: str | Path | None, chunksize: int, created: list[Path] | None = None) -> Path:
