@@ -85,7 +85,6 @@ class Batch:
         ts = [self.sparse, self.dense, self.label, *self.seqs.values()] + ([] if self.group is None else [self.group])
         return sum(t.numel() * t.element_size() for t in ts)
 
-
     def check(self, schema: Schema) -> None:
         """Raise ``ValueError`` naming the field if the tensors don't match ``schema``."""
         if self.sparse.shape[1] != len(schema.sparse_names):
