@@ -197,7 +197,10 @@ def build_encoded(name: str, parquet: str | Path, columns: Sequence[Column], lab
         (tmp / "encoder.json").write_text(enc.to_json(), encoding="utf-8")
         (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
         os.chmod(tmp, 0o755)
-        os.replace(tmp, final)
+        if (final / "meta.json").is_file():            # another process finished the same encoding first: keep it
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
