@@ -297,8 +297,8 @@ def make_synthetic(config: SyntheticConfig | None = None) -> CTRData:
         "triple_tables": triple_tables,
         "intercept": float(intercept),
         "prob": {k: prob[r] for k, r in rows.items()},
-        "logit_parts": {k: {"main": main[r], "pairs": pairs[r], "triples": triples[r], "coaction": coaction[r]}
-                        for k, r in rows.items()},
+        "logit_parts": {k: {"main": main[r], "pairs": pairs[r], **({"triples": triples[r]} if triple_tables else {}),
+                            "coaction": coaction[r]} for k, r in rows.items()},   # "triples" only when planted
         "item_category": np.r_[0, 1, item_cat + FIRST_ID],                # (I+2,) item id → category id
         "item_vectors": np.pad(u, ((FIRST_ID, 0), (0, 0))),               # (I+2, d) item id → u
         "oracle_auc": float(roc_auc_score(test_y, test_p)) if two_classes else float("nan"),
