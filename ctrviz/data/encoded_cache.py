@@ -58,6 +58,21 @@ SPLITS = ("train", "valid", "test")
 INT32_MAX = np.iinfo(np.int32).max
 
 
+def log_bucket_codes(col: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """A numeric column (nulls allowed) as :func:`~ctrviz.data.encoders.log_bucket` tokens, factorized:
+    ``(codes (N,), distinct tokens)``, with ``log_bucket`` computed once per distinct value, not per row.
+
+    Example:
+        >>> codes, toks = log_bucket_codes(pa.array([1, None, 3, 20, 3]))
+        >>> [str(toks[c]) for c in codes]
+        ['v1', 'nan', 'b1', 'b8', 'b1']
+    """
+    values = col.to_numpy(zero_copy_only=False) if isinstance(col, pa.Array) else col.to_numpy()
+    codes, uniques = pd.factorize(np.asarray(values, dtype=np.float64), use_na_sentinel=False)
+    bucket, buckets = pd.factorize(log_bucket(uniques))                 # (K,) bucket of each distinct value
+    return bucket[codes], buckets
+
+
 def column_codes(parquet: str | Path, column: Column) -> tuple[np.ndarray, pa.Array]:
     """One parquet column factorized: ``(codes (N,) int32, distinct tokens as an arrow string array)``; row ``i`` is
     ``tokens[codes[i]]``.
@@ -81,10 +96,8 @@ def column_codes(parquet: str | Path, column: Column) -> tuple[np.ndarray, pa.Ar
     name = column.src
     col = pq.read_table(parquet, columns=[name]).column(0)
     if column.transform == "log_bucket":
-        values = np.asarray(col.to_numpy(), dtype=np.float64)
-        codes, uniques = pd.factorize(values, use_na_sentinel=False)
-        bucket, buckets = pd.factorize(log_bucket(uniques))             # (K,) bucket of each distinct value
-        return bucket[codes].astype(np.int32), pa.array(np.asarray(buckets, dtype=object), pa.string())
+        codes, buckets = log_bucket_codes(col)
+        return codes.astype(np.int32), pa.array(np.asarray(buckets, dtype=object), pa.string())
     if column.transform != "none":
         raise ValueError(f"column {name!r}: transform must be 'none' or 'log_bucket', got {column.transform!r}")
     if col.null_count:
@@ -239,4 +252,5 @@ def load_encoded(folder: str | Path) -> CTRData:
     return CTRData(meta["name"], enc.schema, batches["train"], batches["valid"], batches["test"], info)
 
 
-__all__ = ["build_encoded", "column_codes", "encoded_folder", "encoded_key", "fit_codes", "load_encoded"]
+__all__ = ["build_encoded", "column_codes", "encoded_folder", "encoded_key", "fit_codes", "load_encoded",
+           "log_bucket_codes"]

@@ -47,8 +47,8 @@ import pyarrow.parquet as pq
 import torch
 
 from ctrviz.data.batch import Batch, CTRData
-from ctrviz.data.encoded_cache import build_encoded, encoded_folder, encoded_key, load_encoded
-from ctrviz.data.encoders import Column, TableEncoder, Vocabulary, log_bucket, pad_sequences
+from ctrviz.data.encoded_cache import build_encoded, encoded_folder, encoded_key, load_encoded, log_bucket_codes
+from ctrviz.data.encoders import Column, TableEncoder, Vocabulary, pad_sequences
 from ctrviz.data.schema import Pair
 from ctrviz.utils import orphaned_temp_files, temp_prefix
 
@@ -413,10 +413,7 @@ def sparse_tokens(col: pa.Array | pa.ChunkedArray, transform: str = "none") -> p
         ['v1', 'nan', 'b1', 'b8', 'b1']
     """
     if transform == "log_bucket":
-        values = col.to_numpy(zero_copy_only=False) if isinstance(col, pa.Array) else col.to_numpy()
-        codes, uniques = pd.factorize(np.asarray(values, dtype=np.float64), use_na_sentinel=False)
-        bucket, buckets = pd.factorize(log_bucket(uniques))             # (K,) bucket of each distinct value
-        return pd.Series(pd.Categorical.from_codes(bucket[codes], categories=buckets))
+        return pd.Series(pd.Categorical.from_codes(*log_bucket_codes(col)))
     if transform != "none":
         raise ValueError(f"sparse_tokens: transform must be 'none' or 'log_bucket', got {transform!r}")
     if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
