@@ -258,12 +258,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _pairs_from(args: argparse.Namespace, overrides: dict, schema) -> tuple[tuple[str, str], ...]:
     """``--pairs-from``: the report's top pairs as ``pairs`` of the model config (checked against ``schema``)."""
-    import dataclasses
-
     from ctrviz.explain import pairs_from_report
-    from ctrviz.models import get_spec
+    from ctrviz.models import config_fields
 
-    if "pairs" not in {f.name for f in dataclasses.fields(get_spec(args.model).config_cls)}:
+    if "pairs" not in config_fields(args.model):
         raise ValueError(f"--pairs-from sets co-action pairs; model {args.model} has none (use can, can-official, "
                          "can-dien, cartesian or can+cartesian)")
     if "pairs" in overrides:
@@ -390,13 +388,13 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 def _spec_overrides(runs: list, items: list[str]) -> dict[str, object]:
     """``reproduce --set`` items typed by the config of the first run whose model has the key (one-line errors)."""
-    from ctrviz.models import get_spec, parse_overrides
+    from ctrviz.models import config_fields, parse_overrides
 
     out: dict[str, object] = {}
     for item in items:
         key = item.split("=", 1)[0].strip()
         model = next((r.model for r in runs if key.split(".")[-1] in
-                      {f.name for f in dataclasses.fields(get_spec(r.model).config_cls)}), None)
+                      config_fields(r.model)), None)
         if model is None:
             raise ValueError(f"--set {item}: no model of this experiment has the config field {key!r}")
         out.update(parse_overrides(model, [item]))

@@ -49,7 +49,7 @@ from matplotlib.figure import Figure
 from ctrviz.data.batch import CTRData
 from ctrviz.data.subsample import subsample
 from ctrviz.experiments import RunSpec, format_summary, summarize, sweep
-from ctrviz.models import get_spec
+from ctrviz.models import config_fields
 from ctrviz.train import TrainConfig
 from ctrviz.utils import atomic_write_bytes, atomic_write_text
 
@@ -101,7 +101,7 @@ def _models(*names: str) -> Callable[[bool], list[tuple[str, str, dict, dict]]]:
 
 def _with_can_head(model: str) -> dict:
     """CAN's head for a model whose config has ``hidden`` and ``activation`` (AOANet-family defaults differ)."""
-    fields = {f.name for f in dataclasses.fields(get_spec(model).config_cls)}
+    fields = config_fields(model)
     return {k: v for k, v in _CAN_HEAD.items() if k in fields}
 
 
@@ -313,7 +313,7 @@ def apply_overrides(runs: list[RunSpec], overrides: dict, name: str = "spec") ->
 
     out, used = [], set()
     for r in runs:
-        names = {f.name for f in dataclasses.fields(get_spec(r.model).config_cls)}
+        names = config_fields(r.model)
         mine = {k: v for k, v in overrides.items() if k.split(".")[-1] in names}
         used |= set(mine)
         if mine:

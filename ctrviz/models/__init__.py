@@ -29,6 +29,7 @@ from ctrviz.models import (  # noqa: F401
 from ctrviz.models.registry import (
     MODELS,
     ModelSpec,
+    config_fields,
     config_parts,
     count_parameters,
     create,
@@ -39,5 +40,5 @@ from ctrviz.models.registry import (
     prepare_data,
 )
 
-__all__ = ["MODELS", "ModelSpec", "config_parts", "count_parameters", "create", "get_spec", "list_models",
-           "make_config", "parse_overrides", "prepare_data"]
+__all__ = ["MODELS", "ModelSpec", "config_fields", "config_parts", "count_parameters", "create", "get_spec",
+           "list_models", "make_config", "parse_overrides", "prepare_data"]

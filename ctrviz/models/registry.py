@@ -230,6 +230,16 @@ def _coerce(value: object, hint: object, key: str) -> object:
     raise ValueError(f"--set {key}: fields of type {hint} cannot be set from the command line")
 
 
+def config_fields(name: str) -> set[str]:
+    """The field names of model ``name``'s config dataclass (``"pairs"``, ``"pair_order"``, …).
+
+    Example:
+        >>> "pair_order" in config_fields("gin"), "pair_order" in config_fields("dnn")
+        (True, False)
+    """
+    return {f.name for f in dataclasses.fields(get_spec(name).config_cls)}
+
+
 def get_spec(name: str) -> ModelSpec:
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; registered: {', '.join(sorted(MODELS))}")
