@@ -258,8 +258,11 @@ def plot_coaction_diagram(model_or_unit: nn.Module, pair: int | str | None = Non
         if cfg.bias:
             board.box(f"b{i}", "induction", r, f"b_{i}", _shape("B", *Cw, d_out), "param")
         inner = f"h_{i} w_{i}" + (f" + b_{i}" if cfg.bias else "")
-        board.box(f"layer{i}", "feed", r, f"h_{i + 1} = {act + '(' + inner + ')' if act else inner} (Eq. 8)",
-                  _shape("B", C, *T, d_out), "op")
+        if act and cfg.activates(i):
+            text = f"h_{i + 1} = {act}({inner}) (Eq. 8)"
+        else:
+            text = f"h_{i + 1} = {inner} ({'no ' + act + ' on the last layer, as released' if act else 'Eq. 8'})"
+        board.box(f"layer{i}", "feed", r, text, _shape("B", C, *T, d_out), "op")
     r = 3 + L
     board.box("concat", "feed", r, f"h_1 ‖ … ‖ h_{L}: layer outputs concatenated (Eq. 9)",
               _shape("B", C, *T, width), "op")
@@ -310,7 +313,7 @@ def plot_gin_diagram(model: nn.Module, max_nodes: int = 8) -> Figure:
 
     Main lane, top to bottom: the embedding E (Eq. 6) → B_0, one node per field (B, D) → for each layer l:
     the generalized interaction ``Z^s_{u,v} = (u ⊗ v) ⊙ W^s`` over pairing(B_0, B_{l-1}) with W_l (S, D, D)
-    (Eq. 7–8, 11) → the fusion ``P^s = h^sᵀ Σ α^s_{u,v} Z^s_{u,v}`` with α_l (S, n, m) and h_l (S, D) (Eq. 9, 12;
+    (Eq. 7–8, 11; over B_{l-1} × B_0 in layers ≥ 2 with ``pair_order="lemma"``) → the fusion ``P^s = h^sᵀ Σ α^s_{u,v} Z^s_{u,v}`` with α_l (S, n, m) and h_l (S, D) (Eq. 9, 12;
     the gates G kept by AOANet's selection are counted) → B_l, S nodes (B, D) (Eq. 13) → Q (Eq. 15) →
     ŷ (Eq. 16). The line on the left carries B_0 into every layer (inter-layer mode). Beside it, the deep
     part: concat(B_0) → MLP (Eq. 14) → H.
@@ -362,9 +365,12 @@ def plot_gin_diagram(model: nn.Module, max_nodes: int = 8) -> Figure:
     for li, layer in enumerate(layers, start=1):
         r = 2 + 3 * (li - 1)
         m = n if li == 1 else S
-        right = "B_0" if li == 1 else f"B_{li - 1}"
+        if getattr(layer, "swapped", False):     # pair_order="lemma": u = x_{l-1}, v = x_0
+            where = f"(u, v) ∈ B_{li - 1} × B_0 (Lemmas 3.1–3.2's order)"
+        else:
+            where = f"(u, v) ∈ B_0 × {'B_0' if li == 1 else f'B_{li - 1}'} (Eq. 7–8, 11)"
         board.box(f"inter{li}", "main", r,
-                  f"layer {li} interaction: Z^s_uv = (u ⊗ v) ⊙ W^s, (u, v) ∈ B_0 × {right} (Eq. 7–8, 11)\n"
+                  f"layer {li} interaction: Z^s_uv = (u ⊗ v) ⊙ W^s, {where}\n"
                   f"{n} × {m} = {n * m} pairs per subspace",
                   f"W_{li}: {_shape(*layer.weight.shape)} · all Z: {_shape('B', S, n, m, D, D)}", "op")
         kept, total = int((layer.gate != 0).sum()), layer.gate.numel()

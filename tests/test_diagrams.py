@@ -112,6 +112,19 @@ def test_coaction_diagram_independence_bias_and_order_combine() -> None:
     assert_well_drawn(fig)
 
 
+def test_coaction_diagram_draws_tanh_only_where_the_unit_applies_it() -> None:
+    layer_texts = lambda fig: [t for t in texts(fig) if t.startswith("h_") and " w_" in t]   # noqa: E731
+    paper = layer_texts(plot_coaction_diagram(can()))
+    assert [t.split(" (")[0] for t in paper] == ["h_1 = tanh(h_0 w_0 + b_0)", "h_2 = tanh(h_1 w_1 + b_1)"]
+    fig = plot_coaction_diagram(can(micro_last_activation=False, micro_bias=False))
+    released = layer_texts(fig)
+    assert released[0].startswith("h_1 = tanh(h_0 w_0) (Eq. 8)")
+    assert released[1].startswith("h_2 = h_1 w_1 (no tanh on the last layer")
+    none = layer_texts(plot_coaction_diagram(can(micro_activation="none")))
+    assert not any("tanh" in t for t in none) and none[-1].startswith("h_2 = h_1 w_1 + b_1 (Eq. 8)")
+    assert_well_drawn(fig)
+
+
 def test_coaction_diagram_of_a_single_id_feed_has_no_positions() -> None:
     fig = plot_coaction_diagram(can(), pair="item×user")
     s = shapes(fig)
@@ -163,6 +176,18 @@ def test_gin_diagram_changes_with_the_config() -> None:
         assert piece in words, piece
     assert "W_1: (2, 4, 4)" not in words and "deep part" in words and "MLP" not in words
     assert_well_drawn(fig)
+
+
+def test_gin_diagram_names_the_pair_order_of_each_layer() -> None:
+    def pairs(order: str) -> list[str]:
+        fig = plot_gin_diagram(GIN(FIELDS, GINConfig(embed_dim=4, layers=3, subspaces=2, pair_order=order)))
+        assert_well_drawn(fig)
+        return [t.split("\n")[0].split("W^s, ")[1] for t in texts(fig) if "interaction: Z^s_uv" in t]
+
+    assert pairs("eq8") == ["(u, v) ∈ B_0 × B_0 (Eq. 7–8, 11)", "(u, v) ∈ B_0 × B_1 (Eq. 7–8, 11)",
+                            "(u, v) ∈ B_0 × B_2 (Eq. 7–8, 11)"]
+    assert pairs("lemma") == ["(u, v) ∈ B_0 × B_0 (Eq. 7–8, 11)", "(u, v) ∈ B_1 × B_0 (Lemmas 3.1–3.2's order)",
+                              "(u, v) ∈ B_2 × B_0 (Lemmas 3.1–3.2's order)"]
 
 
 def test_gin_diagram_counts_aoanet_gates_and_elides_many_fields() -> None:
