@@ -265,7 +265,8 @@ def reproduce(name: str, data: CTRData, *, seeds: int = 5, quick: bool = False, 
         skip: grid labels to leave out (e.g. ``["xdeepfm"]``, the slowest model of ``aoanet-table3`` on CPU);
             the file names then end in ``-no-<label>``.
         overrides: model config fields set in every run whose model has them (:func:`apply_overrides`), e.g.
-            ``{"pair_order": "lemma"}``; the file names then end in ``-<key>=<value>``.
+            ``{"pair_order": "lemma"}``; the file names then end in ``-<key>=<value>``, and in
+            ``-batch_size=N`` / ``-lr=X`` where ``train`` differs from :func:`default_train` there.
 
     Raises:
         ValueError: unknown spec, seeds < 1, ``out`` is a file, or a label to skip the spec does not have —
@@ -282,7 +283,8 @@ def reproduce(name: str, data: CTRData, *, seeds: int = 5, quick: bool = False, 
     grid = apply_overrides(spec.runs(seeds, quick, skip), overrides or {}, spec.name)
     if quick:
         data = subsample(data, QUICK_TRAIN_ROWS, QUICK_EVAL_ROWS)
-    train = train or default_train(data.name, quick)
+    usual = default_train(data.name, quick)
+    train = train or usual
     runs = sweep(grid, data, train, cache=cache, progress=progress)
     summary = summarize(runs, base=spec.base if spec.base not in skip else None)
     figure = plot_spec(spec, summary, data)
@@ -290,7 +292,8 @@ def reproduce(name: str, data: CTRData, *, seeds: int = 5, quick: bool = False, 
         return Reproduction(spec, runs, summary, figure, {})
     stem = f"{name}-{data.name}{'-quick' if quick else ''}" + "".join(
         f"-no-{re.sub(r'[^A-Za-z0-9.+=-]+', '_', label)}" for label in skip) + "".join(
-        f"-{re.sub(r'[^A-Za-z0-9.+=-]+', '_', f'{k}={v}')}" for k, v in sorted((overrides or {}).items()))
+        f"-{re.sub(r'[^A-Za-z0-9.+=-]+', '_', f'{k}={v}')}" for k, v in sorted((overrides or {}).items())) + "".join(
+        f"-{k}={getattr(train, k):g}" for k in ("batch_size", "lr") if getattr(train, k) != getattr(usual, k))
     buf = io.BytesIO()
     figure.savefig(buf, format="png", dpi=110)
     files = {"runs": atomic_write_text(out / f"{stem}-runs.csv", runs.to_csv(index=False)),

@@ -13,7 +13,7 @@ from ctrviz.__main__ import main
 from ctrviz.data.subsample import subsample
 from ctrviz.data.synthetic import SyntheticConfig, make_synthetic
 from ctrviz.experiments import RunSpec, data_fingerprint, run_key, summarize, sweep
-from ctrviz.reproduce import SPECS, reproduce
+from ctrviz.reproduce import SPECS, default_train, reproduce
 from ctrviz.train import TrainConfig
 
 TRAIN = TrainConfig(epochs=1, batch_size=256, lr=1e-2, progress=False)
@@ -155,6 +155,19 @@ def test_reproduce_without_out_writes_nothing(data, tmp_path, monkeypatch):
     rep = reproduce("can-table2", data, quick=True, out=None, cache=cache, progress=False)
     assert rep.files == {} and len(rep.summary) == 4
     assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]      # only the result cache
+
+
+def test_reproduce_names_the_files_after_changed_training_settings(data, tmp_path):
+    usual = default_train(data.name, True)
+    kw = dict(quick=True, out=tmp_path, cache=tmp_path / "runs", progress=False, skip=["cartesian", "can+cartesian"])
+    plain = reproduce("can-table2", data, train=usual, **kw)
+    small = reproduce("can-table2", data, train=dataclasses.replace(usual, batch_size=128), **kw)
+    both = reproduce("can-table2", data, train=dataclasses.replace(usual, batch_size=128, lr=0.001), **kw)
+    assert plain.files["summary"].name == "can-table2-synthetic-quick-no-cartesian-no-can+cartesian.csv"
+    assert small.files["summary"].name == "can-table2-synthetic-quick-no-cartesian-no-can+cartesian-batch_size=128.csv"
+    assert both.files["summary"].name.endswith("-batch_size=128-lr=0.001.csv")
+    assert pd.read_csv(plain.files["summary"]).auc_mean.tolist() == plain.summary.auc_mean.tolist()   # not overwritten
+    assert not small.runs.cached.any() and not plain.summary.auc_mean.equals(small.summary.auc_mean)
 
 
 def test_reproduce_skip_leaves_out_labels_and_names_the_files(data, tmp_path):
