@@ -59,18 +59,6 @@ def verdict(c: Claim) -> str:
     return "holds" if d > s else "doesn't hold" if d < -s else "can't tell"
 
 
-def summary_side(csv: Path, model: str, label: str | None = None, **setting: object) -> Side:
-    """A :class:`Side` from a ``ctrviz reproduce`` summary CSV: the row of ``model`` (and ``setting`` columns)."""
-    t = pd.read_csv(csv)
-    rows = t[t["model"] == model]
-    for k, v in setting.items():
-        rows = rows[rows[k].astype(str) == str(v)]
-    if len(rows) != 1:
-        raise SystemExit(f"{csv}: {len(rows)} rows for model {model!r} {setting}")
-    r = rows.iloc[0]
-    return Side(label or model, float(r["auc_mean"]), float(r["auc_std"]), int(r["n"]))
-
-
 S = Side
 
 
@@ -197,24 +185,138 @@ def table(claims: list[Claim]) -> pd.DataFrame:
                           "seeds": f"{c.claimed.seeds}", "command": f"`ctrviz {c.command}`"} for c in claims])
 
 
-def new_claims(runs: Path) -> list[Claim]:
-    """Claims answered by issue 16's runs, read from the summaries ``ctrviz reproduce --out RUNS`` wrote (those
-    present): GIN depth in both pair orders on the pairwise data and on the data with three-field interactions."""
+def _rows(t: pd.DataFrame, model: str, knob: str | None = None) -> pd.DataFrame:
+    rows = t[t["model"] == model]
+    return rows if knob is None else rows[rows["knob"] == knob]
+
+
+def _side(rows: pd.DataFrame, label: str) -> Side:
+    """The best (highest mean AUC) of ``rows`` of a summary as a :class:`Side`."""
+    if rows.empty:
+        raise SystemExit(f"no summary rows for {label!r}")
+    r = rows.sort_values("auc_mean").iloc[-1]
+    return Side(label, float(r["auc_mean"]), float(r["auc_std"]), int(r["n"]))
+
+
+def _at(rows: pd.DataFrame, values: tuple[float, ...], name: str) -> tuple[Side, Side]:
+    """(the best of ``rows`` whose ``value`` is in ``values``, the best of the others), labelled ``name = value``."""
+    v = pd.to_numeric(rows["value"])
+    mine, rest = rows[v.isin(values)], rows[~v.isin(values)]
+    label = lambda r: f"{name} = {pd.to_numeric(r.sort_values('auc_mean')['value']).iloc[-1]:g}"   # noqa: E731
+    return _side(mine, label(mine)), _side(rest, label(rest))
+
+
+A3_BASELINES = ("ipnn", "opnn", "deepfm", "fwfm", "afm", "dcn", "dcn-m", "xdeepfm", "autoint")
+LEMMA = {"pair_order": "lemma"}
+OFFICIAL = {"micro_bias": False, "micro_last_activation": False, "order_combine": "concat"}
+
+
+def _stem(spec: str, data: str, skip: tuple[str, ...] = (), sets: dict | None = None) -> tuple[str, str]:
+    """The file stem ``ctrviz reproduce`` writes, and the command that wrote it."""
+    stem = f"{spec}-{data}" + "".join(f"-no-{s}" for s in skip) + "".join(
+        f"-{k}={v}" for k, v in sorted((sets or {}).items()))
+    command = f"reproduce {spec} --data {data} --seeds 5" + (" --skip " + " ".join(skip) if skip else "") + "".join(
+        f" --set {k}={str(v).lower()}" for k, v in sorted((sets or {}).items()))
+    return stem, command
+
+
+def table3_claims(runs: Path, data: str, skip: tuple[str, ...]) -> list[Claim]:
+    """AOANet Table 3's claims from ``aoanet-table3`` summaries, 5 seeds, in both pair orders (those present)."""
     out = []
+    for sets in ({}, LEMMA):
+        stem, command = _stem("aoanet-table3", data, skip, sets)
+        if not (runs / f"{stem}.csv").is_file():
+            continue
+        t, order = pd.read_csv(runs / f"{stem}.csv"), f", {sets['pair_order']} order" if sets else ""
+        base = t[t["model"].isin(A3_BASELINES)]
+        best = _side(base, base.sort_values("auc_mean")["model"].iloc[-1])
+        gin, aoanet = _side(_rows(t, "gin"), "gin"), _side(_rows(t, "aoanet"), "aoanet")
+        others = base[base["model"] != "dcn-m"]
+        out += [Claim("AOANet", f"Table 3: GIN beats DCN-M (the paper's best baseline{order})", data, gin,
+                      _side(_rows(t, "dcn-m"), "dcn-m"), command),
+                Claim("AOANet", f"Table 3: GIN beats every baseline{order}", data, gin, best, command),
+                Claim("AOANet", f"Table 3: AOANet (pruned at r = 0.3, re-trained) beats GIN{order}", data, aoanet, gin,
+                      command),
+                Claim("AOANet", f"Table 3: AOANet beats every baseline{order}", data, aoanet, best, command)]
+        if not sets:        # the baselines have no pair order: one row each
+            out += [Claim("AOANet", "Table 3: DCN-M beats the other baselines", data, _side(_rows(t, "dcn-m"), "dcn-m"),
+                          _side(others, others.sort_values("auc_mean")["model"].iloc[-1]), command),
+                    Claim("AOANet", "Table 3: OPNN beats IPNN", data, _side(_rows(t, "opnn"), "opnn"),
+                          _side(_rows(t, "ipnn"), "ipnn"), command)]
+    return out
+
+
+def fig3_claims(runs: Path, data: str) -> list[Claim]:
+    """AOANet Fig. 3's optima (L, S, r) from ``aoanet-fig3`` summaries, 5 seeds, in both pair orders."""
+    out = []
+    for sets in ({}, LEMMA):
+        stem, command = _stem("aoanet-fig3", data, (), sets)
+        if not (runs / f"{stem}.csv").is_file():
+            continue
+        t, order = pd.read_csv(runs / f"{stem}.csv"), f"{sets['pair_order']} order" if sets else "Eq. 8 order"
+        r_rows = _rows(t, "aoanet", "ratio r")
+        pruned, unpruned = _at(r_rows, (0.2, 0.3), "r")
+        out += [Claim("AOANet", f"Fig. 3a: L = 2 beats the best other L ({order})", data,
+                      *_at(_rows(t, "gin", "layers L"), (2,), "L"), command),
+                Claim("AOANet", f"Fig. 3b: S = 2 (Private's best) or 3 (Criteo's) beats the best other S ({order})",
+                      data, *_at(_rows(t, "gin", "subspaces S"), (2, 3), "S"), command),
+                Claim("AOANet", f"Fig. 3c: pruning to r = 0.2-0.3 beats no pruning (r = 1; {order})", data, pruned,
+                      _at(r_rows, (1.0,), "r")[0], command),
+                Claim("AOANet", f"Fig. 3c: r = 0.2-0.3 beats the best other r ({order})", data, pruned, unpruned,
+                      command)]
+    return out
+
+
+def can_table2_claims(runs: Path, data: str) -> list[Claim]:
+    """CAN Table 2's claims from ``can-table2`` summaries, 5 seeds, with the paper's CAN and the released one."""
+    out = []
+    for sets in ({}, OFFICIAL):
+        stem, command = _stem("can-table2", data, (), sets)
+        if not (runs / f"{stem}.csv").is_file():
+            continue
+        t, how = pd.read_csv(runs / f"{stem}.csv"), " (CAN as released)" if sets else ""
+        side = lambda m, label=None, t=t: _side(_rows(t, m), label or m)   # noqa: E731
+        rel = t.set_index("model")["params_rel"]
+        can, cart = side("can"), side("cartesian", f"cartesian ({rel['cartesian']:.2g}x)")
+        out += [Claim("CAN", f"Table 2: + CAN beats DNN{how}", data, can, side("dnn"), command)]
+        if not sets:
+            out += [Claim("CAN", "Table 2: + Cartesian beats DNN", data, side("cartesian"), side("dnn"), command)]
+        out += [Claim("CAN", f"Table 2: CAN at least matches Cartesian, with a fraction of its parameters{how}", data,
+                      side("can", f"can ({rel['can']:.2g}x DNN's parameters)"), cart, command),
+                Claim("CAN", f"Table 2: CAN + Cartesian beats CAN{how}", data, side("can+cartesian"), can, command)]
+    return out
+
+
+def new_claims(runs: Path) -> tuple[list[Claim], set[str]]:
+    """Claims answered by issue 16's runs, read from the summaries ``ctrviz reproduce --out RUNS`` wrote (those
+    present), and the commands of :data:`CLAIMS` whose rows they replace (the same claims, re-run with 5 seeds)."""
+    out, replaced = [], set()
     for data, seeds in (("synthetic-3way", 5), ("synthetic", 3)):
         csv = runs / f"aoanet-depth-{data}.csv"
         if not csv.is_file():
             continue
+        t = pd.read_csv(csv)
         for order in ("eq8", "lemma"):
-            model = f"gin ({order})"
-            t = pd.read_csv(csv)
-            part = t[t["model"] == model]
-            best_other = part[part["value"] != 2].sort_values("auc_mean").iloc[-1]
             out.append(Claim("AOANet", f"Fig. 3a: L = 2 beats the best other L ({order} order)", data,
-                             summary_side(csv, model, "L = 2", value=2),
-                             summary_side(csv, model, f"L = {int(best_other['value'])}", value=best_other["value"]),
+                             *_at(_rows(t, f"gin ({order})"), (2,), "L"),
                              f"reproduce aoanet-depth --data {data} --seeds {seeds}"))
-    return out
+    for data, skip, old in (("synthetic", ("xdeepfm",), A3_SYN), ("movielens", (), A3_ML)):
+        if found := table3_claims(runs, data, skip):
+            out, replaced = out + found, replaced | {old}
+    for data, old in (("synthetic", F3_SYN), ("movielens", F3_ML)):
+        if found := fig3_claims(runs, data):
+            out, replaced = out + found, replaced | {old}
+    if found := can_table2_claims(runs, "movielens-seq"):
+        out, replaced = out + found, replaced | {CAN2_SEQ}
+    return out, replaced
+
+
+FAMILIES = ("Table 2", "Table 3", "Fig. 5", "Table 5", "Fig. 3a", "Fig. 3b", "Fig. 3c")
+
+
+def ordered(claims: list[Claim]) -> list[Claim]:
+    """CAN's claims, then AOANet's, each paper's in the order of its tables and figures (stable within one)."""
+    return sorted(claims, key=lambda c: (c.paper != "CAN", FAMILIES.index(c.claim.split(":")[0])))
 
 
 def markdown(t: pd.DataFrame) -> str:
@@ -227,7 +329,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", type=Path, default=None, help="folder of issue 16's `ctrviz reproduce --out` summaries")
     a = p.parse_args()
-    t = table(CLAIMS + (new_claims(a.runs) if a.runs else []))
+    found, replaced = new_claims(a.runs) if a.runs else ([], set())
+    t = table(ordered([c for c in CLAIMS if c.command not in replaced] + found))
     print(markdown(t))
     print()
     print(t.groupby(["paper", "verdict"]).size().unstack(fill_value=0).to_string())

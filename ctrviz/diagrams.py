@@ -313,7 +313,8 @@ def plot_gin_diagram(model: nn.Module, max_nodes: int = 8) -> Figure:
 
     Main lane, top to bottom: the embedding E (Eq. 6) → B_0, one node per field (B, D) → for each layer l:
     the generalized interaction ``Z^s_{u,v} = (u ⊗ v) ⊙ W^s`` over pairing(B_0, B_{l-1}) with W_l (S, D, D)
-    (Eq. 7–8, 11; over B_{l-1} × B_0 in layers ≥ 2 with ``pair_order="lemma"``) → the fusion ``P^s = h^sᵀ Σ α^s_{u,v} Z^s_{u,v}`` with α_l (S, n, m) and h_l (S, D) (Eq. 9, 12;
+    (Eq. 7–8, 11; over B_{l-1} × B_0 in layers ≥ 2 with ``pair_order="lemma"``) → the fusion
+    ``P^s = h^sᵀ Σ α^s_{u,v} Z^s_{u,v}`` with α_l (S, n, m) and h_l (S, D) (Eq. 9, 12;
     the gates G kept by AOANet's selection are counted) → B_l, S nodes (B, D) (Eq. 13) → Q (Eq. 15) →
     ŷ (Eq. 16). The line on the left carries B_0 into every layer (inter-layer mode). Beside it, the deep
     part: concat(B_0) → MLP (Eq. 14) → H.
