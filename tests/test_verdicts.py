@@ -1,0 +1,81 @@
+"""benchmarks/verdicts.py: each verdict follows the rule, and the claims read from `ctrviz reproduce` summaries
+pick the right rows (best baseline, best other setting, both pair orders) and replace the older rows."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "verdicts.py"
+
+
+@pytest.fixture(scope="module")
+def v():
+    spec = importlib.util.spec_from_file_location("verdicts", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["verdicts"] = mod                   # its dataclasses look their module up while being built
+    try:
+        spec.loader.exec_module(mod)
+        yield mod
+    finally:
+        sys.modules.pop("verdicts", None)
+
+
+def summary(rows: list[tuple]) -> pd.DataFrame:
+    cols = ["model", "knob", "value", "auc_mean", "auc_std", "n"] if len(rows[0]) == 6 else \
+        ["model", "auc_mean", "auc_std", "n"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def test_verdict_rule_uses_the_sum_of_the_stds(v):
+    c = lambda a, sa, b, sb: v.Claim("", "", "", v.Side("a", a, sa, 5), v.Side("b", b, sb, 5), "")  # noqa: E731
+    assert v.verdict(c(0.900, 0.001, 0.897, 0.001)) == "holds"            # 0.003 > 0.002
+    assert v.verdict(c(0.900, 0.002, 0.897, 0.002)) == "can't tell"       # 0.003 < 0.004
+    assert v.verdict(c(0.890, 0.001, 0.897, 0.001)) == "doesn't hold"
+
+
+def test_table3_claims_in_both_orders_pick_the_best_baseline(v, tmp_path):
+    base = [("ipnn", 0.80, 0.001, 5), ("opnn", 0.81, 0.001, 5), ("dcn-m", 0.79, 0.001, 5), ("afm", 0.70, 0.001, 5)]
+    summary(base + [("gin", 0.78, 0.001, 5), ("aoanet", 0.82, 0.001, 5)]).to_csv(
+        tmp_path / "aoanet-table3-movielens.csv", index=False)
+    summary(base + [("gin", 0.795, 0.001, 5), ("aoanet", 0.80, 0.001, 5)]).to_csv(
+        tmp_path / "aoanet-table3-movielens-pair_order=lemma.csv", index=False)
+    claims = {c.claim: c for c in v.table3_claims(tmp_path, "movielens", ())}
+    assert len(claims) == 10                       # 4 GIN/AOANet claims per order, 2 baseline-only claims once
+    every = claims["Table 3: GIN beats every baseline"]
+    assert (every.other.label, every.other.mean, v.verdict(every)) == ("opnn", 0.81, "doesn't hold")
+    assert v.verdict(claims["Table 3: AOANet beats every baseline"]) == "holds"
+    lemma = claims["Table 3: GIN beats DCN-M (the paper's best baseline, lemma order)"]
+    assert (lemma.claimed.mean, v.verdict(lemma)) == (0.795, "holds")
+    assert lemma.command == "reproduce aoanet-table3 --data movielens --seeds 5 --set pair_order=lemma"
+    dcnm = claims["Table 3: DCN-M beats the other baselines"]
+    assert (dcnm.other.label, v.verdict(dcnm)) == ("opnn", "doesn't hold")
+
+
+def test_fig3_claims_compare_the_papers_optimum_with_the_best_other_setting(v, tmp_path):
+    rows = [("gin", "layers L", L, auc, 0.001, 5) for L, auc in ((1, 0.85), (2, 0.84), (3, 0.83))]
+    rows += [("gin", "subspaces S", S, auc, 0.001, 5) for S, auc in ((1, 0.83), (2, 0.845), (3, 0.84), (4, 0.846))]
+    ratios = ((0.1, 0.86), (0.2, 0.87), (0.3, 0.865), (1.0, 0.84))
+    rows += [("aoanet", "ratio r", r, auc, 0.001, 5) for r, auc in ratios]
+    summary(rows).to_csv(tmp_path / "aoanet-fig3-synthetic.csv", index=False)
+    claims = v.fig3_claims(tmp_path, "synthetic")
+    got = [(c.claimed.label, c.other.label, v.verdict(c)) for c in claims]
+    assert got == [("L = 2", "L = 1", "doesn't hold"), ("S = 2", "S = 4", "can't tell"),
+                   ("r = 0.2", "r = 1", "holds"), ("r = 0.2", "r = 0.1", "holds")]
+    assert all(c.claim.endswith("Eq. 8 order)") for c in claims) and len(claims) == 4     # no lemma file: one order
+
+
+def test_new_claims_replace_the_older_rows_of_the_same_table(v, tmp_path):
+    rows = [("ipnn", 0.8, 0.001, 5), ("opnn", 0.8, 0.001, 5), ("dcn-m", 0.8, 0.001, 5), ("gin", 0.8, 0.001, 5),
+            ("aoanet", 0.8, 0.001, 5)]
+    summary(rows).to_csv(tmp_path / "aoanet-table3-synthetic-no-xdeepfm.csv", index=False)
+    found, replaced = v.new_claims(tmp_path)
+    assert replaced == {v.A3_SYN} and len(found) == 6
+    kept = [c for c in v.CLAIMS if c.command not in replaced]
+    assert len(kept) == len(v.CLAIMS) - 6 and all(c.command != v.A3_SYN for c in kept)
+    families = [c.claim.split(":")[0] for c in v.ordered(kept + found) if c.paper == "AOANet"]
+    assert families == sorted(families, key=v.FAMILIES.index)             # Table 3 before Fig. 3a/b/c
