@@ -11,10 +11,12 @@ deviations,
 A claim about a grid optimum (Fig. 3, Table 5) compares the paper's best setting with the best other setting of the
 run. The numbers in :data:`CLAIMS` are copied from the runs' printed summaries (README.md, "The papers' experiments":
 runs of earlier sessions, with their commands); where a printout gave only a range of stds for a grid, the range's top
-is used (:func:`U`). ``--runs DIR`` adds the claims issue 16's new runs answer, read from the summary CSVs ``ctrviz
-reproduce --out DIR`` wrote. Prints the markdown table the README holds::
+is used (:func:`U`). ``--runs DIR`` (default ``benchmarks/results``, where the summaries of issue 16's runs are
+committed) adds the claims those runs answer, read from the summary CSVs ``ctrviz reproduce --out DIR`` wrote; a
+re-run with 5 seeds replaces the older rows of its table. Prints the markdown table the README holds (a test checks
+that the README's table is this one)::
 
-    python benchmarks/verdicts.py --runs ctrviz-out/reproduce
+    python benchmarks/verdicts.py
 """
 
 from __future__ import annotations
@@ -333,13 +335,40 @@ def markdown(t: pd.DataFrame) -> str:
     return "\n".join("| " + " | ".join(r) + " |" for r in rows)
 
 
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def verdict_table(runs: Path | None = RESULTS) -> pd.DataFrame:
+    """The verdict table from :data:`CLAIMS` and the summaries in ``runs`` (by default the ones committed under
+    ``benchmarks/results/``, copied from ``ctrviz-out/reproduce``), which replace the older rows they re-run."""
+    found, replaced = new_claims(runs) if runs else ([], set())
+    return table(ordered([c for c in CLAIMS if c.command not in replaced] + found))
+
+
+def counts(t: pd.DataFrame) -> str:
+    """The README's sentence counting the verdicts of ``t`` per paper.
+
+    Example:
+        >>> counts(pd.DataFrame({"paper": ["CAN", "CAN", "AOANet"], "verdict": ["holds", "can't tell", "holds"]}))
+        "Of the 2 CAN rows, 1 holds, 0 don't and 1 can't be told apart; of the 1 AOANet rows, 1 holds, ..."
+    """
+    parts = []
+    for paper in ("CAN", "AOANet"):
+        n = t[t["paper"] == paper]["verdict"].value_counts()
+        holds, no, unsure = (int(n.get(k, 0)) for k in ("holds", "doesn't hold", "can't tell"))
+        parts.append(f"of the {holds + no + unsure} {paper} rows, {holds} hold{'s' * (holds == 1)}, {no} don't and "
+                     f"{unsure} can't be told apart")
+    return "O" + "; ".join(parts)[1:] + "."
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--runs", type=Path, default=None, help="folder of issue 16's `ctrviz reproduce --out` summaries")
-    a = p.parse_args()
-    found, replaced = new_claims(a.runs) if a.runs else ([], set())
-    t = table(ordered([c for c in CLAIMS if c.command not in replaced] + found))
+    p.add_argument("--runs", type=Path, default=RESULTS,
+                   help="folder of `ctrviz reproduce --out` summaries (default: benchmarks/results)")
+    t = verdict_table(p.parse_args().runs)
     print(markdown(t))
+    print()
+    print(counts(t))
     print()
     print(t.groupby(["paper", "verdict"]).size().unstack(fill_value=0).to_string())
 

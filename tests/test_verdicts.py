@@ -36,6 +36,9 @@ def test_verdict_rule_uses_the_sum_of_the_stds(v):
     assert v.verdict(c(0.900, 0.001, 0.897, 0.001)) == "holds"            # 0.003 > 0.002
     assert v.verdict(c(0.900, 0.002, 0.897, 0.002)) == "can't tell"       # 0.003 < 0.004
     assert v.verdict(c(0.890, 0.001, 0.897, 0.001)) == "doesn't hold"
+    t = pd.DataFrame({"paper": ["CAN", "CAN", "CAN", "AOANet"], "verdict": ["holds", "can't tell", "holds", "holds"]})
+    assert v.counts(t) == ("Of the 3 CAN rows, 2 hold, 0 don't and 1 can't be told apart; "
+                           "of the 1 AOANet rows, 1 holds, 0 don't and 0 can't be told apart.")
 
 
 def test_table3_claims_in_both_orders_pick_the_best_baseline(v, tmp_path):
@@ -79,3 +82,12 @@ def test_new_claims_replace_the_older_rows_of_the_same_table(v, tmp_path):
     assert len(kept) == len(v.CLAIMS) - 6 and all(c.command != v.A3_SYN for c in kept)
     families = [c.claim.split(":")[0] for c in v.ordered(kept + found) if c.paper == "AOANet"]
     assert families == sorted(families, key=v.FAMILIES.index)             # Table 3 before Fig. 3a/b/c
+
+
+def test_readme_holds_the_verdict_table_computed_from_the_committed_summaries(v):
+    readme = (SCRIPT.parents[1] / "README.md").read_text()
+    begin, end = "<!-- verdicts: python benchmarks/verdicts.py -->\n", "\n<!-- /verdicts -->"
+    assert begin in readme and end in readme
+    held = readme.split(begin)[1].split(end)[0].strip()
+    assert held == v.markdown(v.verdict_table()), "stale: paste `python benchmarks/verdicts.py`"
+    assert v.counts(v.verdict_table()) in " ".join(readme.split())     # the sentence that counts the verdicts
