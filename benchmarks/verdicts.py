@@ -27,6 +27,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ctrviz.reproduce import file_stem
+
 
 @dataclass(frozen=True)
 class Side:
@@ -215,8 +217,7 @@ OFFICIAL = {"micro_bias": False, "micro_last_activation": False, "order_combine"
 
 def _stem(spec: str, data: str, skip: tuple[str, ...] = (), sets: dict | None = None) -> tuple[str, str]:
     """The file stem ``ctrviz reproduce`` writes, and the command that wrote it."""
-    stem = f"{spec}-{data}" + "".join(f"-no-{s}" for s in skip) + "".join(
-        f"-{k}={v}" for k, v in sorted((sets or {}).items()))
+    stem = file_stem(spec, data, skip=skip, overrides=sets)
     command = f"reproduce {spec} --data {data} --seeds 5" + (" --skip " + " ".join(skip) if skip else "") + "".join(
         f" --set {k}={str(v).lower()}" for k, v in sorted((sets or {}).items()))
     return stem, command
@@ -308,14 +309,19 @@ def new_claims(runs: Path) -> tuple[list[Claim], set[str]]:
     for data, old in (("synthetic", F3_SYN), ("movielens", F3_ML)):
         if found := fig3_claims(runs, data):
             out, replaced = out + found, replaced | {old}
-    if (csv := runs / "can-presets-synthetic.csv").is_file():
-        t, command = pd.read_csv(csv), "reproduce can-presets --data synthetic --seeds 3"
+    only = ("can (item × history only)", "can-official (item × history only)")
+    for data, seeds, skip in (("synthetic", 3, ()), ("movielens-seq", 5, only)):
+        stem = file_stem("can-presets", data, skip=skip)
+        if not (csv := runs / f"{stem}.csv").is_file():
+            continue
+        t = pd.read_csv(csv)
+        command = f"reproduce can-presets --data {data} --seeds {seeds}" + "".join(f' --skip "{x}"' for x in skip)
         dnn = _side(_rows(t, "dnn"), "dnn")
-        for model, how in (("can-official", "CAN as released"),
-                           ("can (item × history only)", "item × history pairs only"),
-                           ("can-official (item × history only)", "as released, item × history pairs only")):
-            out.append(Claim("CAN", f"Table 2: + CAN beats DNN ({how})", "synthetic", _side(_rows(t, model), model),
-                             dnn, command))
+        for model, how in (("can-official", "CAN as released"), (only[0], "item × history pairs only"),
+                           (only[1], "as released, item × history pairs only")):
+            if model not in skip:
+                out.append(Claim("CAN", f"Table 2: + CAN beats DNN ({how})", data, _side(_rows(t, model), model), dnn,
+                                 command))
     if found := can_table2_claims(runs, "movielens-seq"):
         out, replaced = out + found, replaced | {CAN2_SEQ}
     return out, replaced

@@ -290,16 +290,31 @@ def reproduce(name: str, data: CTRData, *, seeds: int = 5, quick: bool = False, 
     figure = plot_spec(spec, summary, data)
     if out is None:
         return Reproduction(spec, runs, summary, figure, {})
-    stem = f"{name}-{data.name}{'-quick' if quick else ''}" + "".join(
-        f"-no-{re.sub(r'[^A-Za-z0-9.+=-]+', '_', label)}" for label in skip) + "".join(
-        f"-{re.sub(r'[^A-Za-z0-9.+=-]+', '_', f'{k}={v}')}" for k, v in sorted((overrides or {}).items())) + "".join(
-        f"-{k}={getattr(train, k):g}" for k in ("batch_size", "lr") if getattr(train, k) != getattr(usual, k))
+    stem = file_stem(name, data.name, quick=quick, skip=skip, overrides=overrides, train={
+        k: getattr(train, k) for k in ("batch_size", "lr") if getattr(train, k) != getattr(usual, k)})
     buf = io.BytesIO()
     figure.savefig(buf, format="png", dpi=110)
     files = {"runs": atomic_write_text(out / f"{stem}-runs.csv", runs.to_csv(index=False)),
              "summary": atomic_write_text(out / f"{stem}.csv", summary.to_csv(index=False)),
              "figure": atomic_write_bytes(out / f"{stem}.png", buf.getvalue())}
     return Reproduction(spec, runs, summary, figure, files)
+
+
+def file_stem(name: str, data: str, *, quick: bool = False, skip: Sequence[str] = (), overrides: dict | None = None,
+              train: dict | None = None) -> str:
+    """The name :func:`reproduce` gives its files (before ``.csv``, ``-runs.csv``, ``.png``): spec, data, ``-quick``,
+    ``-no-<label>`` per skipped label, ``-<key>=<value>`` per override (sorted), then ``-batch_size=N`` / ``-lr=X``
+    for training settings other than the spec's (``train``); characters other than letters, digits and ``.+=-``
+    become ``_``.
+
+    Example:
+        >>> file_stem("can-presets", "movielens", skip=["can (item × history only)"], train={"batch_size": 128})
+        'can-presets-movielens-no-can_item_history_only_-batch_size=128'
+    """
+    clean = lambda text: re.sub(r"[^A-Za-z0-9.+=-]+", "_", text)   # noqa: E731
+    return f"{name}-{data}{'-quick' if quick else ''}" + "".join(f"-no-{clean(label)}" for label in skip) + "".join(
+        f"-{clean(f'{k}={v}')}" for k, v in sorted((overrides or {}).items())) + "".join(
+        f"-{k}={v:g}" for k, v in (train or {}).items())
 
 
 def apply_overrides(runs: list[RunSpec], overrides: dict, name: str = "spec") -> list[RunSpec]:
