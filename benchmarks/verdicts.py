@@ -250,20 +250,22 @@ def table3_claims(runs: Path, data: str, skip: tuple[str, ...]) -> list[Claim]:
 
 
 def fig3_claims(runs: Path, data: str) -> list[Claim]:
-    """AOANet Fig. 3's optima (L, S, r) from ``aoanet-fig3`` summaries, 5 seeds, in both pair orders."""
+    """AOANet Fig. 3's optima (L, S, r) from ``aoanet-fig3`` summaries, 5 seeds, in both pair orders: the whole grid,
+    or only AOANet's ratios (``--skip gin``), whichever was run."""
     out = []
-    for sets in ({}, LEMMA):
-        stem, command = _stem("aoanet-fig3", data, (), sets)
+    for sets, skip in ((s, k) for s in ({}, LEMMA) for k in ((), ("gin",))):
+        stem, command = _stem("aoanet-fig3", data, skip, sets)
         if not (runs / f"{stem}.csv").is_file():
             continue
         t, order = pd.read_csv(runs / f"{stem}.csv"), f"{sets['pair_order']} order" if sets else "Eq. 8 order"
+        if not skip:
+            out += [Claim("AOANet", f"Fig. 3a: L = 2 beats the best other L ({order})", data,
+                          *_at(_rows(t, "gin", "layers L"), (2,), "L"), command),
+                    Claim("AOANet", f"Fig. 3b: S = 2 (Private's best) or 3 (Criteo's) beats the best other S ({order})",
+                          data, *_at(_rows(t, "gin", "subspaces S"), (2, 3), "S"), command)]
         r_rows = _rows(t, "aoanet", "ratio r")
         pruned, unpruned = _at(r_rows, (0.2, 0.3), "r")
-        out += [Claim("AOANet", f"Fig. 3a: L = 2 beats the best other L ({order})", data,
-                      *_at(_rows(t, "gin", "layers L"), (2,), "L"), command),
-                Claim("AOANet", f"Fig. 3b: S = 2 (Private's best) or 3 (Criteo's) beats the best other S ({order})",
-                      data, *_at(_rows(t, "gin", "subspaces S"), (2, 3), "S"), command),
-                Claim("AOANet", f"Fig. 3c: pruning to r = 0.2-0.3 beats no pruning (r = 1; {order})", data, pruned,
+        out += [Claim("AOANet", f"Fig. 3c: pruning to r = 0.2-0.3 beats no pruning (r = 1; {order})", data, pruned,
                       _at(r_rows, (1.0,), "r")[0], command),
                 Claim("AOANet", f"Fig. 3c: r = 0.2-0.3 beats the best other r ({order})", data, pruned, unpruned,
                       command)]
@@ -290,9 +292,15 @@ def can_table2_claims(runs: Path, data: str) -> list[Claim]:
     return out
 
 
-def new_claims(runs: Path) -> tuple[list[Claim], set[str]]:
+def family(c: Claim) -> str:
+    """The table or figure a claim is about: ``"Table 3"``, ``"Fig. 3c"``, …"""
+    return c.claim.split(":")[0]
+
+
+def new_claims(runs: Path) -> tuple[list[Claim], set[tuple[str, str]]]:
     """Claims answered by issue 16's runs, read from the summaries ``ctrviz reproduce --out RUNS`` wrote (those
-    present), and the commands of :data:`CLAIMS` whose rows they replace (the same claims, re-run with 5 seeds)."""
+    present), and the (command, :func:`family`) of the rows of :data:`CLAIMS` they replace (the same claims, re-run
+    with 5 seeds)."""
     out, replaced = [], set()
     for data, seeds in (("synthetic-3way", 5), ("synthetic", 3)):
         csv = runs / f"aoanet-depth-{data}.csv"
@@ -305,10 +313,10 @@ def new_claims(runs: Path) -> tuple[list[Claim], set[str]]:
                              f"reproduce aoanet-depth --data {data} --seeds {seeds}"))
     for data, skip, old in (("synthetic", ("xdeepfm",), A3_SYN), ("movielens", (), A3_ML)):
         if found := table3_claims(runs, data, skip):
-            out, replaced = out + found, replaced | {old}
+            out, replaced = out + found, replaced | {(old, family(c)) for c in found}
     for data, old in (("synthetic", F3_SYN), ("movielens", F3_ML)):
         if found := fig3_claims(runs, data):
-            out, replaced = out + found, replaced | {old}
+            out, replaced = out + found, replaced | {(old, family(c)) for c in found}
     only = ("can (item × history only)", "can-official (item × history only)")
     for data, seeds, skip in (("synthetic", 3, ()), ("movielens-seq", 5, only)):
         stem = file_stem("can-presets", data, skip=skip)
@@ -323,7 +331,7 @@ def new_claims(runs: Path) -> tuple[list[Claim], set[str]]:
                 out.append(Claim("CAN", f"Table 2: + CAN beats DNN ({how})", data, _side(_rows(t, model), model), dnn,
                                  command))
     if found := can_table2_claims(runs, "movielens-seq"):
-        out, replaced = out + found, replaced | {CAN2_SEQ}
+        out, replaced = out + found, replaced | {(CAN2_SEQ, family(c)) for c in found}
     return out, replaced
 
 
@@ -332,7 +340,7 @@ FAMILIES = ("Table 2", "Table 3", "Fig. 5", "Table 5", "Fig. 3a", "Fig. 3b", "Fi
 
 def ordered(claims: list[Claim]) -> list[Claim]:
     """CAN's claims, then AOANet's, each paper's in the order of its tables and figures (stable within one)."""
-    return sorted(claims, key=lambda c: (c.paper != "CAN", FAMILIES.index(c.claim.split(":")[0])))
+    return sorted(claims, key=lambda c: (c.paper != "CAN", FAMILIES.index(family(c))))
 
 
 def markdown(t: pd.DataFrame) -> str:
@@ -348,7 +356,7 @@ def verdict_table(runs: Path | None = RESULTS) -> pd.DataFrame:
     """The verdict table from :data:`CLAIMS` and the summaries in ``runs`` (by default the ones committed under
     ``benchmarks/results/``, copied from ``ctrviz-out/reproduce``), which replace the older rows they re-run."""
     found, replaced = new_claims(runs) if runs else ([], set())
-    return table(ordered([c for c in CLAIMS if c.command not in replaced] + found))
+    return table(ordered([c for c in CLAIMS if (c.command, family(c)) not in replaced] + found))
 
 
 def counts(t: pd.DataFrame) -> str:

@@ -76,11 +76,17 @@ def test_new_claims_replace_the_older_rows_of_the_same_table(v, tmp_path):
     rows = [("ipnn", 0.8, 0.001, 5), ("opnn", 0.8, 0.001, 5), ("dcn-m", 0.8, 0.001, 5), ("gin", 0.8, 0.001, 5),
             ("aoanet", 0.8, 0.001, 5)]
     summary(rows).to_csv(tmp_path / "aoanet-table3-synthetic-no-xdeepfm.csv", index=False)
+    ratios = [("aoanet", "ratio r", r, auc, 0.001, 5) for r, auc in ((0.2, 0.87), (0.5, 0.86), (1.0, 0.84))]
+    summary(ratios).to_csv(tmp_path / "aoanet-fig3-synthetic-no-gin.csv", index=False)     # --skip gin: r only
     found, replaced = v.new_claims(tmp_path)
-    assert replaced == {v.A3_SYN} and len(found) == 6
-    kept = [c for c in v.CLAIMS if c.command not in replaced]
-    assert len(kept) == len(v.CLAIMS) - 6 and all(c.command != v.A3_SYN for c in kept)
-    families = [c.claim.split(":")[0] for c in v.ordered(kept + found) if c.paper == "AOANet"]
+    assert replaced == {(v.A3_SYN, "Table 3"), (v.F3_SYN, "Fig. 3c")} and len(found) == 6 + 2
+    kept = [c for c in v.CLAIMS if (c.command, v.family(c)) not in replaced]
+    assert len(kept) == len(v.CLAIMS) - 6 - 2 and all(c.command != v.A3_SYN for c in kept)
+    assert {v.family(c) for c in kept if c.command == v.F3_SYN} == {"Fig. 3a", "Fig. 3b"}   # L and S: the 3-seed rows
+    r = [c for c in found if v.family(c) == "Fig. 3c"]
+    assert [(c.claimed.label, c.other.label) for c in r] == [("r = 0.2", "r = 1"), ("r = 0.2", "r = 0.5")]
+    assert r[0].command == "reproduce aoanet-fig3 --data synthetic --seeds 5 --skip gin"
+    families = [v.family(c) for c in v.ordered(kept + found) if c.paper == "AOANet"]
     assert families == sorted(families, key=v.FAMILIES.index)             # Table 3 before Fig. 3a/b/c
 
 
