@@ -28,8 +28,9 @@ and a reduced grid: every spec finishes in under 2 minutes on 2 CPU cores (the t
 The model settings the papers give are the defaults: CAN's models keep CAN's 200 × 80 PReLU head, AOANet's
 keep AOANet's (embedding 16, ReLU 512-256-64, Table 4's layers). The training settings are ctrviz's
 (:func:`default_train`: batch 256 on the synthetic data, 1024 elsewhere, Adam 1e-3), not the CAN paper's batch 128
-(Sec. 5.1): ``--batch-size 128`` runs that, and the README ("Fidelity") compares the two on MovieLens. For CAN Table 3 the AOANet-family
-baselines (DeepFM, xDeepFM) get CAN's head, as the CAN paper compares every model with one head.
+(Sec. 5.1): ``--batch-size 128`` runs that, and the README ("Fidelity") compares the two on MovieLens.
+For CAN Table 3 the AOANet-family baselines (DeepFM, xDeepFM) get CAN's head, as the CAN paper compares every
+model with one head.
 "CAN (small)" is our choice (the paper gives no size): micro-MLP 16→4, order 1.
 """
 
