@@ -97,3 +97,15 @@ def test_readme_holds_the_verdict_table_computed_from_the_committed_summaries(v)
     held = readme.split(begin)[1].split(end)[0].strip()
     assert held == v.markdown(v.verdict_table()), "stale: paste `python benchmarks/verdicts.py`"
     assert v.counts(v.verdict_table()) in " ".join(readme.split())     # the sentence that counts the verdicts
+
+
+def test_readme_batch_size_table_is_the_committed_movielens_runs(v):
+    readme = (SCRIPT.parents[1] / "README.md").read_text()
+    only = ["can (item × history only)", "can-official (item × history only)"]
+    stem = v.file_stem("can-presets", "movielens", skip=only)
+    runs = [pd.read_csv(v.RESULTS / f"{stem}{end}.csv").set_index("model") for end in ("", "-batch_size=1024")]
+    cell = lambda t, m: f"{t.auc_mean[m]:.4f} ± {t.auc_std[m]:.4f} ({t.seconds_mean[m]:.0f} s)"   # noqa: E731
+    for m in ("dnn", "can", "can-official"):
+        assert f"| {m} | {cell(runs[0], m)} | {cell(runs[1], m)} |" in readme
+    gain = [runs[0].auc_mean[m] - runs[1].auc_mean[m] for m in runs[0].index]
+    assert f"lifts every model by {min(gain):.3f}–{max(gain):.3f}" in readme
