@@ -109,3 +109,23 @@ def test_readme_batch_size_table_is_the_committed_movielens_runs(v):
         assert f"| {m} | {cell(runs[0], m)} | {cell(runs[1], m)} |" in readme
     gain = [runs[0].auc_mean[m] - runs[1].auc_mean[m] for m in runs[0].index]
     assert f"lifts every model by {min(gain):.3f}–{max(gain):.3f}" in readme
+
+
+def test_table2_rerun_without_cartesian_replaces_only_its_own_claims(v, tmp_path):
+    skip = ("cartesian", "can+cartesian")
+    for sets, can in (({}, 0.776), (v.OFFICIAL, 0.785)):
+        stem, _ = v._stem("can-table2", "movielens-seq", skip, sets)
+        summary([("dnn", 0.775, 0.002, 5), ("can", can, 0.002, 5)]).to_csv(tmp_path / f"{stem}.csv", index=False)
+    stem = v.file_stem("can-presets", "movielens-seq", skip=["can (item × history only)",
+                                                            "can-official (item × history only)"])
+    summary([("dnn", 0.77, 0.001, 5), ("can-official", 0.78, 0.001, 5)]).to_csv(tmp_path / f"{stem}.csv", index=False)
+    found, replaced = v.new_claims(tmp_path)
+    got = [(c.claim, c.claimed.mean, v.verdict(c)) for c in found]
+    assert got == [("Table 2: + CAN beats DNN", 0.776, "can't tell"),
+                   ("Table 2: + CAN beats DNN (CAN as released)", 0.785, "holds")]   # not the presets' 0.78 again
+    assert found[1].command == ("reproduce can-table2 --data movielens-seq --seeds 5 --skip cartesian can+cartesian "
+                                "--set micro_bias=false --set micro_last_activation=false --set order_combine=concat")
+    kept = v.verdict_table(tmp_path)
+    seq = kept[(kept.data == "movielens-seq") & kept.claim.str.startswith("Table 2")]
+    assert len(seq) == 5 and seq.claim.str.contains("Cartesian").sum() == 3        # the train runs' Cartesian rows
+    assert (seq.command.str.contains("train --model")).sum() == 3
