@@ -129,3 +129,19 @@ def test_table2_rerun_without_cartesian_replaces_only_its_own_claims(v, tmp_path
     seq = kept[(kept.data == "movielens-seq") & kept.claim.str.startswith("Table 2")]
     assert len(seq) == 5 and seq.claim.str.contains("Cartesian").sum() == 3        # the train runs' Cartesian rows
     assert (seq.command.str.contains("train --model")).sum() == 3
+
+
+def test_table5_claims_use_the_default_can_and_the_best_other_depth(v, tmp_path):
+    rows = [("micro-MLP 1 layer", "micro-MLP layers", "1 layer", 0.80, 0.001, 5),
+            ("micro-MLP 2 layers", "micro-MLP layers", "2 layers", 0.79, 0.001, 5),
+            ("micro-MLP 3 layers", "micro-MLP layers", "3 layers", 0.81, 0.001, 5),
+            ("activation none", "activation", "none", 0.789, 0.001, 5),
+            ("activation tanh", "activation", "tanh", 0.79, 0.001, 5),
+            ("order=1", "orders", "1", 0.75, 0.001, 5), ("order=3", "orders", "3", 0.79, 0.001, 5)]
+    t = pd.DataFrame(rows, columns=["model", "ablation", "value", "auc_mean", "auc_std", "n"])
+    t.to_csv(tmp_path / "can-table5-movielens-seq-no-order=2-no-order=4.csv", index=False)
+    claims = v.table5_claims(tmp_path, "movielens-seq", ("order=2", "order=4"))
+    got = [(c.other.label, c.other.mean, v.verdict(c)) for c in claims]
+    assert got == [("3 layers", 0.81, "doesn't hold"), ("none", 0.789, "can't tell"), ("order 1", 0.75, "holds")]
+    assert all(c.claimed.mean == 0.79 for c in claims)
+    assert claims[0].command == "reproduce can-table5 --data movielens-seq --seeds 5 --skip order=2 order=4"
