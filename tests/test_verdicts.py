@@ -145,3 +145,18 @@ def test_table5_claims_use_the_default_can_and_the_best_other_depth(v, tmp_path)
     assert got == [("3 layers", 0.81, "doesn't hold"), ("none", 0.789, "can't tell"), ("order 1", 0.75, "holds")]
     assert all(c.claimed.mean == 0.79 for c in claims)
     assert claims[0].command == "reproduce can-table5 --data movielens-seq --seeds 5 --skip order=2 order=4"
+
+
+def test_readme_movielens_seq_table2_paragraph_is_the_committed_runs(v):
+    readme = " ".join((SCRIPT.parents[1] / "README.md").read_text().split())
+    skip = ("cartesian", "can+cartesian")
+    stems = [v._stem("can-table2", "movielens-seq", skip, sets)[0] for sets in ({}, v.OFFICIAL)]
+    paper, released = (pd.read_csv(v.RESULTS / f"{stem}.csv").set_index("model") for stem in stems)
+    pm = lambda t, m: f"{t.auc_mean[m]:.4f} ± {t.auc_std[m]:.4f}"   # noqa: E731
+    assert (f"DNN {pm(paper, 'dnn')}, CAN {pm(paper, 'can')} ({paper.params_rel['can']:.1f}x), CAN as released "
+            f"{pm(released, 'can')} ({released.params_rel['can']:.1f}x)") in readme
+    below, spread = paper.auc_mean["dnn"] - paper.auc_mean["can"], paper.auc_std["dnn"] + paper.auc_std["can"]
+    assert f"falls below DNN by {below:.4f}, more than the two stds together ({spread:.4f})" in readme
+    lead = released.auc_mean["can"] - paper.auc_mean["dnn"]
+    assert f"{lead:.4f} above DNN (within {released.auc_std['can'] + paper.auc_std['dnn']:.4f})" in readme
+    assert f"{released.auc_mean['can'] - paper.auc_mean['can']:.4f} above the paper's CAN" in readme
