@@ -160,3 +160,18 @@ def test_readme_movielens_seq_table2_paragraph_is_the_committed_runs(v):
     lead = released.auc_mean["can"] - paper.auc_mean["dnn"]
     assert f"{lead:.4f} above DNN (within {released.auc_std['can'] + paper.auc_std['dnn']:.4f})" in readme
     assert f"{released.auc_mean['can'] - paper.auc_mean['can']:.4f} above the paper's CAN" in readme
+
+
+def test_readme_synthetic_table2_is_the_committed_runs(v):
+    readme = (SCRIPT.parents[1] / "README.md").read_text()
+    paper, released = (pd.read_csv(v.RESULTS / f"{v._stem('can-table2', 'synthetic', (), sets)[0]}.csv")
+                       .set_index("model") for sets in ({}, v.OFFICIAL))
+    pm = lambda t, m: f"{t.auc_mean[m]:.4f} ± {t.auc_std[m]:.4f}"   # noqa: E731
+    for m in ("dnn", "cartesian"):
+        assert pm(paper, m) == pm(released, m) and f"| {m} | {pm(paper, m)} | (the same runs) |" in readme
+    for m in ("can", "can+cartesian"):
+        assert f"| {m} | {pm(paper, m)} | {pm(released, m)} |" in readme
+    gain = [t.auc_mean["can"] - t.auc_mean["dnn"] for t in (paper, released)]
+    share = [t.params["can"] / t.params["cartesian"] for t in (paper, released)]
+    assert f"beat DNN by {min(gain):.3f}–{max(gain):.3f}" in readme
+    assert f"with {min(share) * 100:.0f}–{max(share):.0%} of its parameters" in readme
