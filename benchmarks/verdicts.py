@@ -376,8 +376,9 @@ FAMILIES = ("Table 2", "Table 3", "Fig. 5", "Table 5", "Fig. 3a", "Fig. 3b", "Fi
 
 
 def ordered(claims: list[Claim]) -> list[Claim]:
-    """CAN's claims, then AOANet's, each paper's in the order of its tables and figures (stable within one)."""
-    return sorted(claims, key=lambda c: (c.paper != "CAN", FAMILIES.index(family(c))))
+    """CAN's claims, then AOANet's, each paper's in the order of its tables and figures, each table's by dataset
+    (stable within one)."""
+    return sorted(claims, key=lambda c: (c.paper != "CAN", FAMILIES.index(family(c)), c.data))
 
 
 def markdown(t: pd.DataFrame) -> str:
