@@ -334,8 +334,8 @@ def new_claims(runs: Path) -> tuple[list[Claim], set[tuple[str, str]]]:
         if not csv.is_file():
             continue
         t = pd.read_csv(csv)
-        for order in ("eq8", "lemma"):
-            out.append(Claim("AOANet", f"Fig. 3a: L = 2 beats the best other L ({order} order)", data,
+        for order, name in (("eq8", "Eq. 8"), ("lemma", "lemma")):
+            out.append(Claim("AOANet", f"Fig. 3a: L = 2 beats the best other L ({name} order)", data,
                              *_at(_rows(t, f"gin ({order})"), (2,), "L"),
                              f"reproduce aoanet-depth --data {data} --seeds {seeds}"))
     for data, skip, old in (("synthetic", ("xdeepfm",), A3_SYN), ("movielens", (), A3_ML)):
