@@ -344,8 +344,8 @@ def new_claims(runs: Path) -> tuple[list[Claim], set[tuple[str, str]]]:
     for data, old in (("synthetic", F3_SYN), ("movielens", F3_ML)):
         if found := fig3_claims(runs, data):
             out, replaced = out + found, replaced | {(old, family(c)) for c in found}
-    # The movielens-seq re-run at batch 128 leaves out the Cartesian models (19.9 M parameters: hours per seed at that
-    # batch on CPU); their rows stay those of the train runs. Replaced here claim by claim, not the whole table.
+    # The movielens-seq re-run at batch 128 leaves out the Cartesian models (19.9 M parameters: one seed had not
+    # finished after 10 minutes on CPU); their rows stay those of the train runs. Replaced claim by claim.
     for data, old, skip in (("synthetic", CAN2_SYN, ()), ("movielens-seq", CAN2_SEQ, ("cartesian", "can+cartesian"))):
         if found := can_table2_claims(runs, data, skip):
             out, replaced = out + found, replaced | {(old, c.claim) for c in found}
