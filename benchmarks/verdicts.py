@@ -273,23 +273,28 @@ def fig3_claims(runs: Path, data: str) -> list[Claim]:
     return out
 
 
+def _both_cans(runs: Path, spec: str, data: str, skip: tuple[str, ...]):
+    """(summary, claim suffix, official?, command) for each of ``spec``'s summaries on ``data`` that is present: the
+    paper's CAN and the released one (``--set`` :data:`OFFICIAL`)."""
+    for sets in ({}, OFFICIAL):
+        stem, command = _stem(spec, data, skip, sets)
+        if (runs / f"{stem}.csv").is_file():
+            yield pd.read_csv(runs / f"{stem}.csv"), " (CAN as released)" if sets else "", bool(sets), command
+
+
 def can_table2_claims(runs: Path, data: str, skip: tuple[str, ...] = ()) -> list[Claim]:
     """CAN Table 2's claims from ``can-table2`` summaries, 5 seeds, with the paper's CAN and the released one; a
     claim whose models were skipped (``--skip cartesian can+cartesian``) is left out."""
     out = []
-    for sets in ({}, OFFICIAL):
-        stem, command = _stem("can-table2", data, skip, sets)
-        if not (runs / f"{stem}.csv").is_file():
-            continue
-        t, how = pd.read_csv(runs / f"{stem}.csv"), " (CAN as released)" if sets else ""
+    for t, how, official, command in _both_cans(runs, "can-table2", data, skip):
         side = lambda m, label=None, t=t: _side(_rows(t, m), label or m)   # noqa: E731
-        name = "can as released" if sets else "can"
+        name = "can as released" if official else "can"
         out += [Claim("CAN", f"Table 2: + CAN beats DNN{how}", data, side("can", name), side("dnn"), command)]
         if "cartesian" in skip:
             continue
         rel = t.set_index("model")["params_rel"]
         can, cart = side("can", name), side("cartesian", f"cartesian ({rel['cartesian']:.2g}x)")
-        if not sets:
+        if not official:
             out += [Claim("CAN", "Table 2: + Cartesian beats DNN", data, side("cartesian"), side("dnn"), command)]
         out += [Claim("CAN", f"Table 2: CAN at least matches Cartesian, with a fraction of its parameters{how}", data,
                       side("can", f"{name} ({rel['can']:.2g}x DNN's parameters)"), cart, command)]
@@ -302,11 +307,7 @@ def table5_claims(runs: Path, data: str, skip: tuple[str, ...] = ()) -> list[Cla
     """CAN Table 5's claims from ``can-table5`` summaries, 5 seeds, with the paper's CAN and the released one. The
     default CAN (2 layers, tanh, orders 1-3) is one cached run under three labels; its "2 layers" row is used."""
     out = []
-    for sets in ({}, OFFICIAL):
-        stem, command = _stem("can-table5", data, skip, sets)
-        if not (runs / f"{stem}.csv").is_file():
-            continue
-        t, how = pd.read_csv(runs / f"{stem}.csv"), " (CAN as released)" if sets else ""
+    for t, how, _, command in _both_cans(runs, "can-table5", data, skip):
         at = lambda ablation, *values, t=t: t[(t["ablation"] == ablation) & t["value"].astype(str).isin(values)]  # noqa: E731
         default = _side(at("micro-MLP layers", "2 layers"), "default CAN")
         out += [Claim("CAN", f"Table 5: a 2-layer micro-MLP beats the best of 1 and 3 layers{how}", data, default,
