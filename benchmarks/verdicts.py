@@ -216,11 +216,15 @@ LEMMA = {"pair_order": "lemma"}
 OFFICIAL = {"micro_bias": False, "micro_last_activation": False, "order_combine": "concat"}
 
 
-def _stem(spec: str, data: str, skip: tuple[str, ...] = (), sets: dict | None = None) -> tuple[str, str]:
-    """The file stem ``ctrviz reproduce`` writes, and the command that wrote it."""
-    stem = file_stem(spec, data, skip=skip, overrides=sets)
-    command = f"reproduce {spec} --data {data} --seeds 5" + (" --skip " + " ".join(skip) if skip else "") + "".join(
-        f" --set {k}={str(v).lower()}" for k, v in sorted((sets or {}).items()))
+def _stem(spec: str, data: str, skip: tuple[str, ...] = (), sets: dict | None = None,
+          batch: int | None = None) -> tuple[str, str]:
+    """The file stem ``ctrviz reproduce`` writes with 5 seeds (and ``--batch-size batch`` when given), and the command
+    that wrote it."""
+    stem = file_stem(spec, data, skip=skip, overrides=sets, train={"batch_size": batch} if batch else None)
+    quote = lambda label: f'"{label}"' if " " in label else label   # noqa: E731
+    command = f"reproduce {spec} --data {data} --seeds 5" + (" --skip " + " ".join(map(quote, skip)) if skip else "") \
+        + "".join(f" --set {k}={str(v).lower()}" for k, v in sorted((sets or {}).items())) \
+        + (f" --batch-size {batch}" if batch else "")
     return stem, command
 
 
@@ -356,14 +360,12 @@ def new_claims(runs: Path) -> tuple[list[Claim], set[tuple[str, str]]]:
     only = ("can (item × history only)", "can-official (item × history only)")
     for data, skip in (("synthetic", ()), ("movielens-seq", only)):
         for batch in (None, 1024):             # the spec's batch, else a run from before the CAN specs took 128
-            stem = file_stem("can-presets", data, skip=skip, train={"batch_size": batch} if batch else None)
+            stem, command = _stem("can-presets", data, skip, batch=batch)
             if (csv := runs / f"{stem}.csv").is_file():
                 break
         else:
             continue
         t = pd.read_csv(csv)
-        command = f"reproduce can-presets --data {data} --seeds {t['n'].max()}" + (" --skip" if skip else "") + "".join(
-            f' "{x}"' for x in skip) + (f" --batch-size {batch}" if batch else "")
         dnn = _side(_rows(t, "dnn"), "dnn")
         for model, how in (("can-official", "CAN as released"), (only[0], "item × history pairs only"),
                            (only[1], "as released, item × history pairs only")):
