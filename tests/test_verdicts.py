@@ -70,6 +70,11 @@ def test_fig3_claims_compare_the_papers_optimum_with_the_best_other_setting(v, t
     assert got == [("L = 2", "L = 1", "doesn't hold"), ("S = 2", "S = 4", "can't tell"),
                    ("r = 0.2", "r = 1", "holds"), ("r = 0.2", "r = 0.1", "holds")]
     assert all(c.claim.endswith("Eq. 8 order)") for c in claims) and len(claims) == 4     # no lemma file: one order
+    summary([r for r in rows if r[0] == "aoanet"][:2]).to_csv(tmp_path / "aoanet-fig3-synthetic-no-gin.csv",
+                                                               index=False)
+    again = v.fig3_claims(tmp_path, "synthetic")      # the whole grid is read, not also the run that skipped GIN
+    assert [(c.claimed.label, c.other.label) for c in again] == [(c.claimed.label, c.other.label) for c in claims]
+    assert again[-1].command == "reproduce aoanet-fig3 --data synthetic --seeds 5"
 
 
 def test_new_claims_replace_the_older_rows_of_the_same_table(v, tmp_path):
@@ -145,6 +150,13 @@ def test_table5_claims_use_the_default_can_and_the_best_other_depth(v, tmp_path)
     assert got == [("3 layers", 0.81, "doesn't hold"), ("none", 0.789, "can't tell"), ("order 1", 0.75, "holds")]
     assert all(c.claimed.mean == 0.79 for c in claims)
     assert claims[0].command == "reproduce can-table5 --data movielens-seq --seeds 5 --skip order=2 order=4"
+    rows += [("order=2", "orders", "2", 0.785, 0.001, 5), ("order=4", "orders", "4", 0.795, 0.001, 5)]
+    pd.DataFrame(rows, columns=t.columns).to_csv(tmp_path / "can-table5-movielens-seq.csv", index=False)
+    whole = v.table5_claims(tmp_path, "movielens-seq", (), ("order=2", "order=4"))     # the whole grid first
+    assert [c.command for c in whole] == ["reproduce can-table5 --data movielens-seq --seeds 5"] * 4
+    more = whole[-1]
+    assert (more.claim, more.other.label, more.other.mean, v.verdict(more)) == (
+        "Table 5: orders 1-3 beat the best of orders 1-2 and 1-4", "orders 1-4", 0.795, "doesn't hold")
 
 
 def test_readme_movielens_seq_table2_paragraph_is_the_committed_runs(v):
