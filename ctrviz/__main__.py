@@ -157,6 +157,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="training batch size instead of the spec's (on real data: 128 for can-*, "
                         "as the CAN paper; 1024 for the others, as AOANet's; 256 on synthetic data)")
     r.add_argument("--lr", type=_positive(float), default=None, help="learning rate instead of the spec's")
+    r.add_argument("--embedding-optimizer", default=None, choices=EMBEDDING_OPTIMIZERS,
+                   help="the tables' optimizer instead of the spec's dense Adam: lazy_adam / rowwise_adagrad update "
+                        "only the rows a batch touches (for models with large tables, e.g. cartesian)")
+    r.add_argument("--embedding-lr", type=_positive(float), default=None, metavar="LR",
+                   help="the tables' learning rate with a row-wise --embedding-optimizer (default: the spec's lr)")
     e = sub.add_parser("explain", help="which feature interactions matter: train GIN (AOANet's selection) over seeds, "
                                        "write a report folder (ranked pairs, heatmap, AUCs, report.html)")
     e.add_argument("--data", required=True, metavar="NAME|FILE", help=_data_help(DATASETS))
@@ -358,14 +363,17 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
     from ctrviz.data import load_dataset
     from ctrviz.data.cache import cache_dir
-    from ctrviz.reproduce import SPECS, apply_overrides, default_train, reproduce, table_text
+    from ctrviz.reproduce import NAMED_TRAIN_FIELDS, SPECS, apply_overrides, default_train, reproduce, table_text
 
     start, spec = time.perf_counter(), SPECS[args.name]
     runs = spec.runs(args.seeds, args.quick, args.skip)   # an unknown label fails here, before the data loads
     overrides = _spec_overrides(runs, args.overrides)
     apply_overrides(runs, overrides, spec.name)        # so does a field no model has, or an impossible value
-    train = dataclasses.replace(default_train(args.data, args.quick, spec.name), **{
-        k: v for k, v in (("batch_size", args.batch_size), ("lr", args.lr)) if v is not None})
+    changed = {k: getattr(args, k) for k in NAMED_TRAIN_FIELDS if getattr(args, k) is not None}
+    if args.embedding_lr is not None and args.embedding_optimizer in (None, "dense"):
+        raise ValueError("--embedding-lr needs a row-wise --embedding-optimizer (lazy_adam or rowwise_adagrad); "
+                         "with dense tables --lr sets every weight's rate")
+    train = dataclasses.replace(default_train(args.data, args.quick, spec.name), **changed)   # checks the values
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} exists and is not a folder; pass another path")
@@ -374,8 +382,10 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
           f"{', quick' if args.quick else f', {args.seeds} seeds'}"
           f"{', without ' + ', '.join(args.skip) if args.skip else ''} …", flush=True)
     data = load_dataset(args.data, seed=0, cache=args.cache, min_count=args.min_count, spec=args.spec)
-    if args.batch_size or args.lr:
-        print(f"training: batch {train.batch_size}, lr {train.lr:g}", flush=True)
+    if changed:
+        print(f"training: batch {train.batch_size}, lr {train.lr:g}" + (
+            f", tables {train.embedding_optimizer}" + (f" at lr {train.embedding_lr:g}" if train.embedding_lr else "")
+            if train.embedding_optimizer != "dense" else ""), flush=True)
     rep = reproduce(args.name, data, seeds=args.seeds, quick=args.quick, out=out, cache=results,
                     progress=not args.no_progress, skip=args.skip, overrides=overrides, train=train)
     cached = int(rep.runs["cached"].sum())

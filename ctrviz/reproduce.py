@@ -16,8 +16,9 @@ Each spec is a grid of :class:`~ctrviz.experiments.RunSpec` (models × settings 
 ==================  ===============================================================================
 
 ``overrides`` (``ctrviz reproduce … --set KEY=VALUE``) change every run whose model has that config field (e.g.
-``pair_order=lemma`` reaches GIN and AOANet in ``aoanet-table3``); ``--batch-size`` and ``--lr`` change the training.
-Both become part of the output file names.
+``pair_order=lemma`` reaches GIN and AOANet in ``aoanet-table3``); ``--batch-size``, ``--lr`` and
+``--embedding-optimizer`` change the training (a row-wise optimizer makes a step's cost follow the batch instead of the
+vocabulary). Both become part of the output file names.
 
 :func:`auc_by_ratio` reads AOANet's re-trained AUC per selection ratio r out of a sweep's runs or summary (what
 ``aoanet-fig3`` writes; the pruning explorer shows it).
@@ -277,7 +278,8 @@ def reproduce(name: str, data: CTRData, *, seeds: int = 5, quick: bool = False, 
             the file names then end in ``-no-<label>``.
         overrides: model config fields set in every run whose model has them (:func:`apply_overrides`), e.g.
             ``{"pair_order": "lemma"}``; the file names then end in ``-<key>=<value>``, and in
-            ``-batch_size=N`` / ``-lr=X`` where ``train`` differs from :func:`default_train` there.
+            ``-batch_size=N`` / ``-lr=X`` / ``-embedding_optimizer=NAME`` where ``train`` differs from
+            :func:`default_train` there (:func:`file_stem`).
 
     Raises:
         ValueError: unknown spec, seeds < 1, ``out`` is a file, or a label to skip the spec does not have —
@@ -302,7 +304,7 @@ def reproduce(name: str, data: CTRData, *, seeds: int = 5, quick: bool = False, 
     if out is None:
         return Reproduction(spec, runs, summary, figure, {})
     stem = file_stem(name, data.name, quick=quick, skip=skip, overrides=overrides, train={
-        k: getattr(train, k) for k in ("batch_size", "lr") if getattr(train, k) != getattr(usual, k)})
+        k: getattr(train, k) for k in NAMED_TRAIN_FIELDS if getattr(train, k) != getattr(usual, k)})
     buf = io.BytesIO()
     figure.savefig(buf, format="png", dpi=110)
     files = {"runs": atomic_write_text(out / f"{stem}-runs.csv", runs.to_csv(index=False)),
@@ -311,21 +313,28 @@ def reproduce(name: str, data: CTRData, *, seeds: int = 5, quick: bool = False, 
     return Reproduction(spec, runs, summary, figure, files)
 
 
+# The training settings ``reproduce`` names in its files when they differ from the spec's, in this order.
+NAMED_TRAIN_FIELDS = ("batch_size", "lr", "embedding_optimizer", "embedding_lr")
+
+
 def file_stem(name: str, data: str, *, quick: bool = False, skip: Sequence[str] = (), overrides: dict | None = None,
               train: dict | None = None) -> str:
     """The name :func:`reproduce` gives its files (before ``.csv``, ``-runs.csv``, ``.png``): spec, data, ``-quick``,
-    ``-no-<label>`` per skipped label, ``-<key>=<value>`` per override (sorted), then ``-batch_size=N`` / ``-lr=X``
-    for training settings other than the spec's (``train``); characters other than letters, digits and ``.+=-``
-    become ``_``.
+    ``-no-<label>`` per skipped label, ``-<key>=<value>`` per override (sorted), then ``-batch_size=N`` / ``-lr=X`` /
+    ``-embedding_optimizer=NAME`` / ``-embedding_lr=X`` for training settings other than the spec's (``train``);
+    characters other than letters, digits and ``.+=-`` become ``_``.
 
     Example:
         >>> file_stem("can-presets", "movielens", skip=["can (item × history only)"], train={"batch_size": 128})
         'can-presets-movielens-no-can_item_history_only_-batch_size=128'
+        >>> file_stem("can-table2", "movielens-seq", train={"batch_size": 128, "embedding_optimizer": "lazy_adam"})
+        'can-table2-movielens-seq-batch_size=128-embedding_optimizer=lazy_adam'
     """
     clean = lambda text: re.sub(r"[^A-Za-z0-9.+=-]+", "_", text)   # noqa: E731
+    number = lambda v: f"{v:g}" if isinstance(v, (int, float)) else str(v)   # noqa: E731
     return f"{name}-{data}{'-quick' if quick else ''}" + "".join(f"-no-{clean(label)}" for label in skip) + "".join(
         f"-{clean(f'{k}={v}')}" for k, v in sorted((overrides or {}).items())) + "".join(
-        f"-{k}={v:g}" for k, v in (train or {}).items())
+        f"-{clean(f'{k}={number(v)}')}" for k, v in (train or {}).items())
 
 
 def apply_overrides(runs: list[RunSpec], overrides: dict, name: str = "spec") -> list[RunSpec]:

@@ -212,6 +212,15 @@ def test_cli_reproduce_quick_twice_uses_the_cache(tmp_path, monkeypatch, capsys,
     assert main(args + ["--skip", "cartesian"]) == 0
     assert "3 runs (3 from the cache" in capsys.readouterr().out
     assert (tmp_path / "out" / "can-table2-synthetic-quick-no-cartesian.png").is_file()
+    assert main(args + ["--skip", "can", "can+cartesian", "--embedding-optimizer", "lazy_adam"]) == 0
+    out = capsys.readouterr().out                   # new runs (the tables' optimizer is part of the cache key)
+    assert "tables lazy_adam" in out and "2 runs (0 from the cache" in out
+    lazy = pd.read_csv(tmp_path / "out" / "can-table2-synthetic-quick-no-can-no-can+cartesian-"
+                                          "embedding_optimizer=lazy_adam.csv").set_index("model")
+    dense = pd.read_csv(tmp_path / "out" / "can-table2-synthetic-quick.csv").set_index("model")
+    assert lazy.auc_mean["cartesian"] != dense.auc_mean["cartesian"]
     monkeypatch.setitem(DATASETS, "synthetic", DatasetSpec("synthetic", "small", lambda seed, cache: pytest.fail()))
     assert main(args + ["--skip", "nope"]) == 2                     # fails before the data loads
     assert "no grid point labelled 'nope'" in capsys.readouterr().err
+    assert main(args + ["--embedding-lr", "0.01"]) == 2
+    assert "--embedding-lr needs a row-wise --embedding-optimizer" in capsys.readouterr().err
