@@ -337,6 +337,20 @@ def table5_claims(runs: Path, data: str, *skips: tuple[str, ...]) -> list[Claim]
     return out
 
 
+def fig5_claims(runs: Path, data: str) -> list[Claim]:
+    """CAN Fig. 5's claims from a ``can-fig5`` summary, 5 seeds: the small CAN (1 layer, order 1) against ONN, whose
+    parameter count it is closest to, and the default CAN against the small one."""
+    stem, command = _stem("can-fig5", data)
+    if not (runs / f"{stem}.csv").is_file():
+        return []
+    t = pd.read_csv(runs / f"{stem}.csv")
+    small = _side(_rows(t, "can (small)"), "can (small)")
+    return [Claim("CAN", "Fig. 5: CAN (small) beats ONN at similar parameters", data, small,
+                  _side(_rows(t, "onn"), "onn"), command),
+            Claim("CAN", "Fig. 5: the larger CAN beats CAN (small)", data, _side(_rows(t, "can"), "can"), small,
+                  command)]
+
+
 def family(c: Claim) -> str:
     """The table or figure a claim is about: ``"Table 3"``, ``"Fig. 3c"``, …"""
     return c.claim.split(":")[0]
@@ -368,8 +382,12 @@ def new_claims(runs: Path) -> tuple[list[Claim], set[tuple[str, str]]]:
         if found := can_table2_claims(runs, data, skip):
             out, replaced = out + found, replaced | {(old, c.claim) for c in found}
     out += table5_claims(runs, "movielens-seq", (), ("order=2", "order=4"))    # new data for Table 5: replaces no row
-    if found := table5_claims(runs, "synthetic"):
-        out, replaced = out + found, replaced | {(T5_SYN, family(c)) for c in found}
+    for data, old in (("synthetic", T5_SYN), ("movielens", T5_ML)):
+        if found := table5_claims(runs, data):
+            out, replaced = out + found, replaced | {(old, family(c)) for c in found}
+    for data, old in (("synthetic", FIG5_SYN), ("movielens", FIG5_ML)):
+        if found := fig5_claims(runs, data):
+            out, replaced = out + found, replaced | {(old, family(c)) for c in found}
     only = ("can (item × history only)", "can-official (item × history only)")
     for data, skip in (("synthetic", ()), ("movielens-seq", only)):
         for batch in (None, 1024):             # the spec's batch, else a run from before the CAN specs took 128

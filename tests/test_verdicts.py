@@ -215,3 +215,26 @@ def test_readme_synthetic_fig3_ratios_are_the_committed_runs(v):
     for sets in ({}, v.LEMMA):
         t = pd.read_csv(v.RESULTS / f"{v._stem('aoanet-fig3', 'synthetic', ('gin',), sets)[0]}.csv")
         assert ", ".join(f"{r.auc_mean:.4f} ± {r.auc_std:.4f}" for r in t.itertuples()) in readme
+
+
+def test_fig5_and_table5_reruns_replace_the_3_seed_movielens_rows(v, tmp_path):
+    fig5 = [("pnn", 0.71, 0.001, 5), ("onn", 0.712, 0.001, 5), ("can (small)", 0.716, 0.001, 5),
+            ("can", 0.713, 0.001, 5)]
+    summary(fig5).to_csv(tmp_path / "can-fig5-movielens.csv", index=False)
+    found, replaced = v.new_claims(tmp_path)
+    got = [(c.claim, c.claimed.label, c.other.label, v.verdict(c)) for c in found]
+    assert got == [("Fig. 5: CAN (small) beats ONN at similar parameters", "can (small)", "onn", "holds"),
+                   ("Fig. 5: the larger CAN beats CAN (small)", "can", "can (small)", "doesn't hold")]
+    assert replaced == {(v.FIG5_ML, "Fig. 5")} and found[0].command == "reproduce can-fig5 --data movielens --seeds 5"
+    t = v.verdict_table(tmp_path)
+    ml = t[(t.data == "movielens") & t.claim.str.startswith("Fig. 5")]
+    assert len(ml) == 2 and (ml.seeds == "5").all()             # the 3-seed rows are gone, the synthetic ones stay
+    assert len(t[(t.data == "synthetic") & t.claim.str.startswith("Fig. 5")]) == 2
+    rows = [("micro-MLP 1 layer", "micro-MLP layers", "1 layer", 0.72), ("micro-MLP 2 layers", "micro-MLP layers",
+            "2 layers", 0.713), ("activation none", "activation", "none", 0.71), ("order=1", "orders", "1", 0.711)]
+    pd.DataFrame([(*r, 0.001, 5) for r in rows], columns=["model", "ablation", "value", "auc_mean", "auc_std", "n"]
+                 ).to_csv(tmp_path / "can-table5-movielens.csv", index=False)
+    found, replaced = v.new_claims(tmp_path)
+    assert replaced == {(v.FIG5_ML, "Fig. 5"), (v.T5_ML, "Table 5")}
+    t = v.verdict_table(tmp_path)
+    assert (t[(t.data == "movielens") & t.claim.str.startswith("Table 5")].seeds == "5").sum() == 3
