@@ -238,3 +238,33 @@ def test_fig5_and_table5_reruns_replace_the_3_seed_movielens_rows(v, tmp_path):
     assert replaced == {(v.FIG5_ML, "Fig. 5"), (v.T5_ML, "Table 5")}
     t = v.verdict_table(tmp_path)
     assert (t[(t.data == "movielens") & t.claim.str.startswith("Table 5")].seeds == "5").sum() == 3
+
+
+def _pm(mean: float, std: float) -> str:
+    return f"{mean:.4f} ± {std:.4f}"
+
+
+@pytest.mark.parametrize("data, skip", [("movielens", ()), ("synthetic", ("xdeepfm",))])
+def test_readme_aoanet_table3_tables_are_the_committed_runs(v, data, skip):
+    readme = (SCRIPT.parents[1] / "README.md").read_text()
+    eq8, lemma = (pd.read_csv(v.RESULTS / f"{v._stem('aoanet-table3', data, skip, sets)[0]}.csv")
+                  for sets in ({}, v.LEMMA))
+    lemma = lemma.set_index("model")
+    for r in eq8.itertuples():
+        other = _pm(lemma.auc_mean[r.model], lemma.auc_std[r.model]) if r.model in ("gin", "aoanet") \
+            else "(no pair order)"
+        assert (f"| {r.model} | {_pm(r.auc_mean, r.auc_std)} | {other} | {_pm(r.logloss_mean, r.logloss_std)} | "
+                f"{r.params:,} |") in readme
+
+
+def test_readme_fig3_tables_are_the_committed_runs(v):
+    readme = (SCRIPT.parents[1] / "README.md").read_text()
+    done = [d for d in ("movielens", "synthetic") if (v.RESULTS / f"{v._stem('aoanet-fig3', d)[0]}.csv").is_file()]
+    assert "movielens" in done
+    for data in done:
+        eq8, lemma = (pd.read_csv(v.RESULTS / f"{v._stem('aoanet-fig3', data, (), sets)[0]}.csv")
+                      for sets in ({}, v.LEMMA))
+        assert (eq8[["knob", "value"]].values == lemma[["knob", "value"]].values).all()
+        for r, o in zip(eq8.itertuples(), lemma.itertuples(), strict=True):
+            row = f"| {r.model} {r.knob} | {r.value:g} | {_pm(r.auc_mean, r.auc_std)} | {_pm(o.auc_mean, o.auc_std)} |"
+            assert row in readme, row
