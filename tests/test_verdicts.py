@@ -69,7 +69,7 @@ def test_fig3_claims_compare_the_papers_optimum_with_the_best_other_setting(v, t
     got = [(c.claimed.label, c.other.label, v.verdict(c)) for c in claims]
     assert got == [("L = 2", "L = 1", "doesn't hold"), ("S = 2", "S = 4", "can't tell"),
                    ("r = 0.2", "r = 1", "holds"), ("r = 0.2", "r = 0.1", "holds")]
-    assert all("(Eq. 8 order" in c.claim for c in claims) and len(claims) == 4     # no lemma file: one order
+    assert all("Eq. 8 order" in c.claim for c in claims) and len(claims) == 4     # no lemma file: one order
     assert claims[0].claim == "Fig. 3a: L = 2 beats the best other L (Eq. 8 order; pairwise-only data)"
     summary([r for r in rows if r[0] == "aoanet"][:2]).to_csv(tmp_path / "aoanet-fig3-synthetic-no-gin.csv",
                                                                index=False)
