@@ -192,10 +192,17 @@ def test_readme_synthetic_table2_is_the_committed_runs(v):
 
 def test_readme_movielens_seq_table5_sentence_is_the_committed_run(v):
     readme = " ".join((SCRIPT.parents[1] / "README.md").read_text().split())
-    t = pd.read_csv(v.RESULTS / "can-table5-movielens-seq-no-order=2-no-order=4.csv").set_index("model").auc_mean
-    layers = " / ".join(f"{t[f'micro-MLP {k}']:.4f}" for k in ("1 layer", "2 layers", "3 layers"))
-    assert f"1 / 2 / 3 layers {layers}, activation none / tanh {t['activation none']:.4f}" in readme
-    assert f"orders 1–3 are {t['order=3'] - t['order=1']:.4f} above order 1 alone" in readme
+    t = pd.read_csv(v.RESULTS / "can-table5-movielens-seq.csv").set_index("model")
+    m, std = t.auc_mean, t.auc_std
+    layers = " / ".join(f"{m[f'micro-MLP {k}']:.4f}" for k in ("1 layer", "2 layers", "3 layers"))
+    assert f"1 / 2 / 3 layers {layers}, activation none / tanh {m['activation none']:.4f}" in readme
+    orders = " / ".join(f"{m[f'order={c}']:.4f}" for c in range(1, 5))
+    assert f"orders 1 / 1–2 / 1–3 / 1–4 {orders}" in readme
+    assert f"(± {std.min():.4f}–{std.max():.4f})" in readme
+    assert f"orders 1–3 are {m['order=3'] - m['order=1']:.4f} above order 1 alone" in readme
+    assert f"together ({std['order=3'] + std['order=1']:.4f})" in readme
+    below, spread = m["order=3"] - m["order=4"], std["order=3"] + std["order=4"]
+    assert 0 < below < spread and f"a 4th order adds nothing ({below:.4f} below orders 1–3" in readme
 
 
 def test_readme_synthetic_table5_is_the_committed_runs(v):
