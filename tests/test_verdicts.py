@@ -309,3 +309,19 @@ def test_readme_movielens_table5_sentence_is_the_committed_run(v):
             f"(± {t.auc_std.min():.4f}–{t.auc_std.max():.4f}): every variant within "
             f"{m.max() - m.min():.4f} of the others") in readme
     assert {v.verdict(c) for c in v.table5_claims(v.RESULTS, "movielens")} == {"can't tell"}
+
+
+def test_readme_fig5_sentences_are_the_committed_runs(v):
+    readme = " ".join((SCRIPT.parents[1] / "README.md").read_text().split())
+    names = {"pnn": "PNN", "ncf": "NCF", "onn": "ONN", "can (small)": "CAN (small)", "can": "CAN"}
+    done = [d for d in ("synthetic", "movielens") if (v.RESULTS / f"can-fig5-{d}.csv").is_file()]
+    assert "movielens" in done
+    for data in done:
+        t = pd.read_csv(v.RESULTS / f"can-fig5-{data}.csv")
+        size = lambda r: f"{r.params:,} parameters" if r.model == "pnn" else f"{r.params_rel:.1f}x"   # noqa: E731
+        sides = [f"{names[r.model]} {_pm(r.auc_mean, r.auc_std)} ({size(r)})" for r in t.itertuples()]
+        assert ", ".join(sides) in readme, data
+    t = pd.read_csv(v.RESULTS / "can-fig5-movielens.csv").set_index("model")
+    best = t.auc_mean.drop("pnn").idxmax()                  # "the smallest model is as good as any"
+    assert t.auc_mean[best] - t.auc_mean["pnn"] < t.auc_std[best] + t.auc_std["pnn"]
+    assert "on MovieLens-100k the smallest model is as good as any" in readme
