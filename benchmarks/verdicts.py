@@ -338,6 +338,26 @@ def table5_claims(runs: Path, data: str, *skips: tuple[str, ...]) -> list[Claim]
     return out
 
 
+CAN3_NAMES = {"ffm": "FFM", "dnn": "DNN", "deepfm": "DeepFM", "deepffm": "DeepFFM", "xdeepfm": "xDeepFM", "pnn": "PNN",
+              "ncf": "NCF", "onn": "ONN"}     # can-table3's models without DIEN or CAN
+
+
+def can_table3_claims(runs: Path, data: str, skip: tuple[str, ...] = ()) -> list[Claim]:
+    """CAN Table 3's claims from a ``can-table3`` summary, 5 seeds: CAN against the best model without DIEN or CAN,
+    DIEN against DNN, CAN-DIEN against DIEN."""
+    stem, command = _stem("can-table3", data, skip)
+    if not (runs / f"{stem}.csv").is_file():
+        return []
+    t = pd.read_csv(runs / f"{stem}.csv")
+    others = t[t["model"].isin(CAN3_NAMES)]
+    best = CAN3_NAMES[others.sort_values("auc_mean")["model"].iloc[-1]]
+    side = lambda m: _side(_rows(t, m), m)   # noqa: E731
+    return [Claim("CAN", f"Table 3: CAN beats the best model without DIEN (here {best})", data, side("can"),
+                  _side(others, best.lower()), command),
+            Claim("CAN", "Table 3: DIEN beats DNN", data, side("dien"), side("dnn"), command),
+            Claim("CAN", "Table 3: CAN-DIEN beats DIEN", data, side("can-dien"), side("dien"), command)]
+
+
 def fig5_claims(runs: Path, data: str) -> list[Claim]:
     """CAN Fig. 5's claims from a ``can-fig5`` summary, 5 seeds: the small CAN (1 layer, order 1) against ONN, whose
     parameter count it is closest to, and the default CAN against the small one."""
@@ -383,6 +403,9 @@ def new_claims(runs: Path) -> tuple[list[Claim], set[tuple[str, str]]]:
         if found := can_table2_claims(runs, data, skip):
             out, replaced = out + found, replaced | {(old, c.claim) for c in found}
     out += table5_claims(runs, "movielens-seq", (), ("order=2", "order=4"))    # new data for Table 5: replaces no row
+    for data, skip, old in (("synthetic", ("xdeepfm",), CAN3_SYN), ("movielens", (), CAN3_ML)):
+        if found := can_table3_claims(runs, data, skip):
+            out, replaced = out + found, replaced | {(old, family(c)) for c in found}
     for data, old in (("synthetic", T5_SYN), ("movielens", T5_ML)):
         if found := table5_claims(runs, data):
             out, replaced = out + found, replaced | {(old, family(c)) for c in found}

@@ -325,3 +325,18 @@ def test_readme_fig5_sentences_are_the_committed_runs(v):
     best = t.auc_mean.drop("pnn").idxmax()                  # "the smallest model is as good as any"
     assert t.auc_mean[best] - t.auc_mean["pnn"] < t.auc_std[best] + t.auc_std["pnn"]
     assert "on MovieLens-100k the smallest model is as good as any" in readme
+
+
+def test_can_table3_claims_pick_the_best_model_without_dien(v, tmp_path):
+    rows = [("ffm", 0.70, 0.001, 5), ("dnn", 0.71, 0.001, 5), ("deepffm", 0.716, 0.001, 5), ("pnn", 0.712, 0.001, 5),
+            ("dien", 0.715, 0.001, 5), ("can", 0.7165, 0.001, 5), ("can-dien", 0.72, 0.001, 5)]
+    summary(rows).to_csv(tmp_path / "can-table3-movielens.csv", index=False)
+    found, replaced = v.new_claims(tmp_path)
+    got = [(c.claim, c.other.label, c.other.mean, v.verdict(c)) for c in found]
+    assert got == [("Table 3: CAN beats the best model without DIEN (here DeepFFM)", "deepffm", 0.716, "can't tell"),
+                   ("Table 3: DIEN beats DNN", "dnn", 0.71, "holds"),
+                   ("Table 3: CAN-DIEN beats DIEN", "dien", 0.715, "holds")]
+    assert replaced == {(v.CAN3_ML, "Table 3")}
+    assert found[0].command == "reproduce can-table3 --data movielens --seeds 5"
+    t = v.verdict_table(tmp_path)
+    assert (t[(t.data == "movielens") & (t.paper == "CAN") & t.claim.str.startswith("Table 3")].seeds == "5").sum() == 3
