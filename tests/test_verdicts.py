@@ -242,11 +242,27 @@ def test_readme_synthetic_table5_is_the_committed_runs(v):
     assert spread <= 0.0007 and "Every variant of either CAN is within 0.0007 of the others" in readme
 
 
-def test_readme_synthetic_fig3_ratios_are_the_committed_runs(v):
+def test_readme_synthetic_fig3_paragraph_is_the_committed_runs(v):
     readme = " ".join((SCRIPT.parents[1] / "README.md").read_text().split())
-    for sets in ({}, v.LEMMA):
-        t = pd.read_csv(v.RESULTS / f"{v._stem('aoanet-fig3', 'synthetic', ('gin',), sets)[0]}.csv")
-        assert ", ".join(f"{r.auc_mean:.4f} ± {r.auc_std:.4f}" for r in t.itertuples()) in readme
+    t = {o: pd.read_csv(v.RESULTS / f"{v._stem('aoanet-fig3', 'synthetic', (), sets)[0]}.csv")
+         for o, sets in (("eq8", {}), ("lemma", v.LEMMA))}
+    lifts = []
+    for x in t.values():
+        r = x[x.knob == "ratio r"].set_index("value").auc_mean
+        lift = r[r.index <= 0.5] - r[1.0]
+        lifts.append(f"{lift.min():.4f}–{lift.max():.4f}")
+    gin = pd.concat([x[x.model == "gin"] for x in t.values()]).auc_mean
+    assert (f"every r ≤ 0.5 lifts GIN by {lifts[0]} (Eq. 8 order) and {lifts[1]} (lemma order), more than all of L "
+            f"and S move it ({gin.min():.4f}–{gin.max():.4f})") in readme
+    assert gin.max() - gin.min() < min(float(x.split("–")[0]) for x in lifts)
+    s_moves = max(x[x.knob == "subspaces S"].auc_mean.agg(lambda a: a.max() - a.min()) for x in t.values())
+    assert f"S moves GIN by at most {s_moves:.4f}, within the seeds' spread" in readme
+    verdicts = {c.claim: v.verdict(c) for c in v.fig3_claims(v.RESULTS, "synthetic")}
+    assert verdicts["Fig. 3a: L = 2 beats the best other L (Eq. 8 order; pairwise-only data)"] == "doesn't hold"
+    assert verdicts["Fig. 3a: L = 2 beats the best other L (lemma order; pairwise-only data)"] == "can't tell"
+    assert {verdicts[k] for k in verdicts if k.startswith(("Fig. 3b", "Fig. 3c: r = 0.2-0.3 beats the best"))} == {
+        "can't tell"}
+    assert "L = 1 is best in both orders, by more than the spread over L = 2 only in Eq. 8's order" in readme
 
 
 def test_fig5_and_table5_reruns_replace_the_3_seed_movielens_rows(v, tmp_path):
@@ -340,3 +356,17 @@ def test_can_table3_claims_pick_the_best_model_without_dien(v, tmp_path):
     assert found[0].command == "reproduce can-table3 --data movielens --seeds 5"
     t = v.verdict_table(tmp_path)
     assert (t[(t.data == "movielens") & (t.paper == "CAN") & t.claim.str.startswith("Table 3")].seeds == "5").sum() == 3
+
+
+def test_readme_names_the_tables_still_at_3_seeds(v):
+    readme = " ".join((SCRIPT.parents[1] / "README.md").read_text().split())
+    t = v.verdict_table()
+    three = sorted({(p, c.split(":")[0], d) for p, c, d in t[t.seeds == "3"][["paper", "claim", "data"]].values})
+    names = {(("CAN", "Table 3", "movielens"), ("CAN", "Table 3", "synthetic")): "CAN Table 3 on both datasets",
+             (("CAN", "Table 3", "synthetic"),): "CAN Table 3 on the synthetic data",
+             (("CAN", "Table 3", "movielens"),): "CAN Table 3 on MovieLens"}
+    if three:
+        assert f"the rows with 3 seeds are earlier runs not yet repeated ({names[tuple(three)]})" in readme
+    else:
+        assert "the rows with 3 seeds" not in readme
+    assert "≤" not in t["claimed side"].str.cat() + t["other side"].str.cat() or "`±≤` marks" in readme
