@@ -370,3 +370,52 @@ def test_readme_names_the_tables_still_at_3_seeds(v):
     else:
         assert "the rows with 3 seeds" not in readme
     assert "≤" not in t["claimed side"].str.cat() + t["other side"].str.cat() or "`±≤` marks" in readme
+
+
+NOT_HOLDS = ("doesn't hold", "can't tell")
+RELEASED = r"( \(CAN as released\))?$"      # the paper's CAN's row and the released CAN's
+DATA = ("synthetic", "movielens", "movielens-seq")
+# The README's summary of the verdict table: each phrase, and the rows it states (a regex matched at the start of the
+# claim, the data, the verdicts allowed). Every pattern must match at least one row.
+SUMMARY = [
+    ("CAN, the paper's and the released, beats DNN",
+     [(r"Table 2: \+ CAN beats DNN" + RELEASED, "synthetic", ("holds",))]),
+    ("edges out the Cartesian product with about half its parameters",
+     [(r"Table 2: CAN at least matches Cartesian", "synthetic", ("holds",))]),
+    ("CAN (small) beats ONN", [(r"Fig. 5: CAN \(small\) beats ONN", "synthetic", ("holds",))]),
+    ("CAN-DIEN beats DIEN", [(r"Table 3: CAN-DIEN beats DIEN", "synthetic", ("holds",))]),
+    ("AOANet's pruning lifts GIN in both pair orders", [(r"Table 3: AOANet \(pruned", "synthetic", ("holds",)),
+                                                        (r"Fig. 3c: pruning", "synthetic", ("holds",))]),
+    ("CAN + Cartesian is not better than CAN", [(r"Table 2: CAN \+ Cartesian beats CAN", "synthetic", NOT_HOLDS)]),
+    ("given only the item × history pairs the paper's CAN falls below DNN",
+     [(r"Table 2: \+ CAN beats DNN \(item × history pairs only\)", "synthetic", ("doesn't hold",))]),
+    ("CAN does not beat PNN, nor DIEN DNN", [(r"Table 3: CAN beats the best model", "synthetic", NOT_HOLDS),
+                                            (r"Table 3: DIEN beats DNN", "synthetic", NOT_HOLDS)]),
+    ("GIN beats neither DCN-M nor the product networks", [(r"Table 3: GIN beats", "synthetic", ("doesn't hold",))]),
+    ("DCN-M is not the best baseline", [(r"Table 3: DCN-M beats the other", "synthetic", ("doesn't hold",))]),
+    ("AOANet, though above its GIN, stays below IPNN/OPNN",
+     [(r"Table 3: AOANet beats every baseline", "synthetic", ("doesn't hold",))]),
+    ("no depth L > 1 pays, even with third-order interactions planted (synthetic-3way), in either pair order",
+     [(r"Fig. 3a", "synthetic", NOT_HOLDS), (r"Fig. 3a", "synthetic-3way", ("doesn't hold",))]),
+    ("the 2-layer micro-MLP never leads by more than the spread",
+     [(r"Table 5: a 2-layer", d, NOT_HOLDS) for d in DATA]),
+    ("multi-order enhancement pays for the paper's CAN (orders 1–3 over order 1; a 4th order adds nothing)",
+     [(r"Table 5: orders 1-3 beat order 1$", "movielens-seq", ("holds",)),
+      (r"Table 5: orders 1-3 beat the best of orders 1-2 and 1-4$", "movielens-seq", ("can't tell",))]),
+    ("while the paper's CAN falls below DNN and the released one ties it",
+     [(r"Table 2: \+ CAN beats DNN$", "movielens-seq", ("doesn't hold",)),
+      (r"Table 2: \+ CAN beats DNN \(CAN as released\)$", "movielens-seq", ("can't tell",))]),
+    ("Table 5's activation claim and Fig. 3's optima for S and r cannot be told apart on any data here",
+     [(r"Table 5: tanh", d, ("can't tell",)) for d in DATA] + [
+      (k, d, ("can't tell",)) for k in (r"Fig. 3b", r"Fig. 3c: r = 0.2-0.3 beats the best") for d in DATA[:2]]),
+]
+
+
+@pytest.mark.parametrize("phrase, rows", SUMMARY, ids=[p for p, _ in SUMMARY])
+def test_readme_summary_of_the_verdicts_follows_the_table(v, phrase, rows):
+    readme = " ".join((SCRIPT.parents[1] / "README.md").read_text().split())
+    assert phrase in readme
+    t = v.verdict_table()
+    for pattern, data, allowed in rows:
+        got = t[t.claim.str.match(pattern) & (t.data == data)]
+        assert len(got) and set(got.verdict) <= set(allowed), (pattern, data, got[["claim", "verdict"]].values.tolist())
