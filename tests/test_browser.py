@@ -54,6 +54,7 @@ REQUIRED = os.environ.get("CTRVIZ_REQUIRE_BROWSER") == "1"
 SERVER_START_S = 120          # JupyterLab answering /api/status
 RUN_ALL_S = 300               # every cell run (the kernel imports torch: slow on a busy 2-core machine)
 STEP_S = 90                   # any other wait in the browser
+QUEUED_S, QUEUE_TRIES = 30, 3  # Run All Cells: until the first code cell is queued, and how many clicks
 STOP_S = 20                   # SIGTERM → SIGKILL
 
 STATE = re.compile(r"STATE slider=(?P<slider>[0-9.]+) kept=(?P<kept>\d+)/(?P<total>\d+) "
@@ -192,6 +193,24 @@ def _state(text: str) -> dict[str, Any]:
     return {"slider": float(slider), "kept": int(kept), "total": int(total), "png": png}
 
 
+def _run_all_cells(page: Any, cells: Any) -> None:
+    """Run > Run All Cells, again if the first code cell was not queued: on a busy machine a click that lands while
+    the freshly opened notebook is still settling can be lost (seen once in `make test`: every prompt still "[ ]:",
+    the kernel idle, after the 300 s wait)."""
+    from playwright.sync_api import expect
+
+    prompt = cells.nth(1).locator(".jp-InputPrompt")
+    for attempt in range(QUEUE_TRIES):
+        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+        try:
+            expect(prompt).to_have_text(re.compile(r"\[(\*|\d+)\]"), timeout=QUEUED_S * 1000)   # queued or run
+            return
+        except AssertionError:
+            if attempt == QUEUE_TRIES - 1:
+                raise
+
+
 def test_moving_the_pruning_slider_in_jupyterlab_reaches_the_kernel(jupyter_lab: Lab) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -217,8 +236,7 @@ def test_moving_the_pruning_slider_in_jupyterlab_reaches_the_kernel(jupyter_lab:
                    ).to_have_count(1)                                                      # kernel started
             lap("open_notebook_s")
 
-            page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-            page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+            _run_all_cells(page, cells)
             last_output = cells.nth(3).locator(".jp-OutputArea-output")
             expect(last_output).to_contain_text("STATE", timeout=RUN_ALL_S * 1000)
             before = _state(last_output.inner_text())
