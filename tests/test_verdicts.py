@@ -419,3 +419,13 @@ def test_readme_summary_of_the_verdicts_follows_the_table(v, phrase, rows):
     for pattern, data, allowed in rows:
         got = t[t.claim.str.match(pattern) & (t.data == data)]
         assert len(got) and set(got.verdict) <= set(allowed), (pattern, data, got[["claim", "verdict"]].values.tolist())
+
+
+def test_readme_movielens_can_table3_sentence_is_the_committed_run(v):
+    readme = " ".join((SCRIPT.parents[1] / "README.md").read_text().split())
+    t = pd.read_csv(v.RESULTS / "can-table3-movielens.csv")
+    m = t.set_index("model").auc_mean
+    parts = [f"{r.model} {_pm(r.auc_mean, r.auc_std)}" + (f" ({r.params_rel:.1f}x DNN's parameters)" if r.model == "can"
+                                                          else "") for r in t.itertuples()]
+    assert (f"{', '.join(parts)}: all within {m.max() - m.min():.4f}, {m.idxmax()} highest, "
+            f"CAN {'above' if m['can'] > m['dnn'] else 'below'} DNN") in readme
