@@ -82,22 +82,19 @@ def test_fig3_claims_compare_the_papers_optimum_with_the_best_other_setting(v, t
     assert again[-1].command == "reproduce aoanet-fig3 --data synthetic --seeds 5"
 
 
-def test_new_claims_replace_the_older_rows_of_the_same_table(v, tmp_path):
+def test_new_claims_read_the_summaries_present_and_order_them(v, tmp_path):
     rows = [("ipnn", 0.8, 0.001, 5), ("opnn", 0.8, 0.001, 5), ("dcn-m", 0.8, 0.001, 5), ("gin", 0.8, 0.001, 5),
             ("aoanet", 0.8, 0.001, 5)]
     summary(rows).to_csv(tmp_path / "aoanet-table3-synthetic-no-xdeepfm.csv", index=False)
     ratios = [("aoanet", "ratio r", r, auc, 0.001, 5) for r, auc in ((0.2, 0.87), (0.5, 0.86), (1.0, 0.84))]
     summary(ratios).to_csv(tmp_path / "aoanet-fig3-synthetic-no-gin.csv", index=False)     # --skip gin: r only
-    found, replaced = v.new_claims(tmp_path)
-    assert replaced == {(v.A3_SYN, "Table 3"), (v.F3_SYN, "Fig. 3c")} and len(found) == 6 + 2
-    kept = [c for c in v.CLAIMS if (c.command, v.family(c)) not in replaced]
-    assert len(kept) == len(v.CLAIMS) - 6 - 2 and all(c.command != v.A3_SYN for c in kept)
-    assert {v.family(c) for c in kept if c.command == v.F3_SYN} == {"Fig. 3a", "Fig. 3b"}   # L and S: the 3-seed rows
+    found = v.new_claims(tmp_path)
+    assert [v.family(c) for c in found] == ["Table 3"] * 6 + ["Fig. 3c"] * 2      # no L or S rows without GIN's grid
     r = [c for c in found if v.family(c) == "Fig. 3c"]
     assert [(c.claimed.label, c.other.label) for c in r] == [("r = 0.2", "r = 1"), ("r = 0.2", "r = 0.5")]
     assert r[0].command == "reproduce aoanet-fig3 --data synthetic --seeds 5 --skip gin"
-    families = [v.family(c) for c in v.ordered(kept + found) if c.paper == "AOANet"]
-    assert families == sorted(families, key=v.FAMILIES.index)             # Table 3 before Fig. 3a/b/c
+    families = [v.family(c) for c in v.ordered(found[::-1]) if c.paper == "AOANet"]
+    assert families == ["Table 3"] * 6 + ["Fig. 3c"] * 2                   # Table 3 before Fig. 3a/b/c
 
 
 def test_readme_holds_the_verdict_table_computed_from_the_committed_summaries(v):
@@ -121,7 +118,7 @@ def test_readme_batch_size_table_is_the_committed_movielens_runs(v):
     assert f"lifts every model by {min(gain):.3f}–{max(gain):.3f}" in readme
 
 
-def test_table2_rerun_without_cartesian_replaces_only_its_own_claims(v, tmp_path):
+def test_table2_rerun_without_cartesian_answers_only_its_own_claims(v, tmp_path):
     skip = ("cartesian", "can+cartesian")
     for sets, can in (({}, 0.776), (v.OFFICIAL, 0.785)):
         stem, _ = v._stem("can-table2", "movielens-seq", skip, sets)
@@ -129,16 +126,30 @@ def test_table2_rerun_without_cartesian_replaces_only_its_own_claims(v, tmp_path
     stem = v.file_stem("can-presets", "movielens-seq", skip=["can (item × history only)",
                                                             "can-official (item × history only)"])
     summary([("dnn", 0.77, 0.001, 5), ("can-official", 0.78, 0.001, 5)]).to_csv(tmp_path / f"{stem}.csv", index=False)
-    found, replaced = v.new_claims(tmp_path)
+    found = v.new_claims(tmp_path)
     got = [(c.claim, c.claimed.mean, v.verdict(c)) for c in found]
     assert got == [("Table 2: + CAN beats DNN", 0.776, "can't tell"),
                    ("Table 2: + CAN beats DNN (CAN as released)", 0.785, "holds")]   # not the presets' 0.78 again
     assert found[1].command == ("reproduce can-table2 --data movielens-seq --seeds 5 --skip cartesian can+cartesian "
                                 "--set micro_bias=false --set micro_last_activation=false --set order_combine=concat")
-    kept = v.verdict_table(tmp_path)
-    seq = kept[(kept.data == "movielens-seq") & kept.claim.str.startswith("Table 2")]
-    assert len(seq) == 5 and seq.claim.str.contains("Cartesian").sum() == 3        # the train runs' Cartesian rows
-    assert (seq.command.str.contains("train --model")).sum() == 3
+
+
+def test_lazy_adam_table2_answers_the_cartesian_claims_on_movielens_seq(v, tmp_path):
+    rows = [("dnn", 0.775, 0.002, 5), ("cartesian", 0.760, 0.002, 5), ("can", 0.770, 0.002, 5),
+            ("can+cartesian", 0.771, 0.002, 5)]
+    t = summary(rows).assign(params_rel=[1.0, 266.0, 5.3, 270.0])
+    stem, command = v._stem("can-table2", "movielens-seq", train=v.LAZY)
+    assert stem == "can-table2-movielens-seq-embedding_optimizer=lazy_adam"
+    assert command == "reproduce can-table2 --data movielens-seq --seeds 5 --embedding-optimizer lazy_adam"
+    t.to_csv(tmp_path / f"{stem}.csv", index=False)
+    found = v.new_claims(tmp_path)
+    got = [(c.claim, c.claimed.label, c.other.label, v.verdict(c)) for c in found]
+    assert got == [("Table 2: + CAN beats DNN (tables by lazy Adam)", "can", "dnn", "doesn't hold"),
+                   ("Table 2: + Cartesian beats DNN (tables by lazy Adam)", "cartesian", "dnn", "doesn't hold"),
+                   ("Table 2: CAN at least matches Cartesian, with a fraction of its parameters (tables by lazy Adam)",
+                    "can (5.3x DNN's parameters)", "cartesian (266x)", "holds"),
+                   ("Table 2: CAN + Cartesian beats CAN (tables by lazy Adam)", "can+cartesian", "can", "can't tell")]
+    assert {c.command for c in found} == {command}
 
 
 def test_table5_claims_use_the_default_can_and_the_best_other_depth(v, tmp_path):
@@ -177,6 +188,19 @@ def test_readme_movielens_seq_table2_paragraph_is_the_committed_runs(v):
     lead = released.auc_mean["can"] - paper.auc_mean["dnn"]
     assert f"{lead:.4f} above DNN (within {released.auc_std['can'] + paper.auc_std['dnn']:.4f})" in readme
     assert f"{released.auc_mean['can'] - paper.auc_mean['can']:.4f} above the paper's CAN" in readme
+    lazy = pd.read_csv(v.RESULTS / f"{v._stem('can-table2', 'movielens-seq', train=v.LAZY)[0]}.csv").set_index("model")
+    assert (f"DNN {pm(lazy, 'dnn')}, cartesian {pm(lazy, 'cartesian')} ({lazy.params_rel['cartesian']:.0f}x), CAN "
+            f"{pm(lazy, 'can')} ({lazy.params_rel['can']:.1f}x), CAN + Cartesian {pm(lazy, 'can+cartesian')} "
+            f"({lazy.params_rel['can+cartesian']:.0f}x), in {lazy.seconds_mean['cartesian']:.0f} s and "
+            f"{lazy.seconds_mean['can+cartesian']:.0f} s a seed") in readme
+    moved = (lazy.auc_mean[["dnn", "can"]] - paper.auc_mean[["dnn", "can"]]).abs()
+    assert (moved < lazy.auc_std[moved.index] + paper.auc_std[moved.index]).all()
+    assert f"Lazy Adam leaves DNN and CAN where dense Adam put them (within {moved.max():.4f}, inside" in readme
+    m = lazy.auc_mean
+    assert (f"the Cartesian product falls {m['dnn'] - m['cartesian']:.4f} below DNN, CAN keeps "
+            f"{m['can'] - m['cartesian']:.4f} above it with {lazy.params['can'] / lazy.params['cartesian']:.0%} of its "
+            "parameters, and adding it to CAN does not help") in readme
+    assert m["can+cartesian"] < m["can"]
 
 
 def test_readme_synthetic_table2_is_the_committed_runs(v):
@@ -195,27 +219,22 @@ def test_readme_synthetic_table2_is_the_committed_runs(v):
 
 
 def _table5_rows(paper: pd.DataFrame, released: pd.DataFrame) -> list[str]:
-    """The README's Table 5 rows: each setting of the paper's CAN beside the released CAN's ("not run" where its
-    run skipped the setting)."""
+    """The README's Table 5 rows: each setting of the paper's CAN beside the released CAN's."""
     released, rows = released.set_index("model"), []
     for a in paper.itertuples():
         value = f"1–{a.value}" if a.ablation == "orders" and str(a.value) != "1" else a.value
-        if a.model in released.index:
-            b = released.loc[a.model]
-            rows.append(f"| {a.ablation} | {value} | {_pm(a.auc_mean, a.auc_std)} | {_pm(b.auc_mean, b.auc_std)} | "
-                        f"{a.params:,} / {b.params:,} |")
-        else:
-            rows.append(f"| {a.ablation} | {value} | {_pm(a.auc_mean, a.auc_std)} | not run | {a.params:,} / – |")
+        b = released.loc[a.model]
+        rows.append(f"| {a.ablation} | {value} | {_pm(a.auc_mean, a.auc_std)} | {_pm(b.auc_mean, b.auc_std)} | "
+                    f"{a.params:,} / {b.params:,} |")
     return rows
 
 
 def test_readme_movielens_seq_table5_is_the_committed_runs(v):
     text = (SCRIPT.parents[1] / "README.md").read_text()
     readme = " ".join(text.split())
-    skip = ("order=2", "order=4")
     paper = pd.read_csv(v.RESULTS / "can-table5-movielens-seq.csv")
-    released = pd.read_csv(v.RESULTS / f"{v._stem('can-table5', 'movielens-seq', skip, v.OFFICIAL)[0]}.csv")
-    assert all(row in text for row in _table5_rows(paper, released))
+    released = pd.read_csv(v.RESULTS / f"{v._stem('can-table5', 'movielens-seq', (), v.OFFICIAL)[0]}.csv")
+    assert len(paper) == len(released) == 9 and all(row in text for row in _table5_rows(paper, released))
     m, std = paper.set_index("model").auc_mean, paper.set_index("model").auc_std
     assert f"orders 1–3 are {m['order=3'] - m['order=1']:.4f} above order 1 alone" in readme
     assert f"together ({std['order=3'] + std['order=1']:.4f})" in readme
@@ -224,9 +243,12 @@ def test_readme_movielens_seq_table5_is_the_committed_runs(v):
     r = released.set_index("model")
     lead, spread = r.auc_mean["order=3"] - r.auc_mean["order=1"], r.auc_std["order=3"] + r.auc_std["order=1"]
     assert 0 < lead < spread and f"orders 1–3 lead order 1 by {lead:.4f}, within the spread ({spread:.4f})" in readme
+    more = r.auc_mean[["order=2", "order=4"]].idxmax()
+    lead, spread = r.auc_mean["order=3"] - r.auc_mean[more], r.auc_std["order=3"] + r.auc_std[more]
+    assert 0 < lead < spread and f"the best of orders 1–2 and 1–4 by {lead:.4f} (within {spread:.4f})" in readme
     gap = r.auc_mean - m[r.index]
     assert gap.min() > 0 and f"above the paper's in every row, by {gap.min():.4f}–{gap.max():.4f}" in readme
-    verdicts = {(c.claim, v.verdict(c)) for c in v.table5_claims(v.RESULTS, "movielens-seq", (), skip)}
+    verdicts = {(c.claim, v.verdict(c)) for c in v.table5_claims(v.RESULTS, "movielens-seq")}
     claims = ("Table 5: a 2-layer micro-MLP beats the best of 1 and 3 layers", "Table 5: tanh beats no activation")
     assert {(k + how, "can't tell") for k in claims for how in ("", " (CAN as released)")} <= verdicts
     assert "Depth and tanh stay within the seeds' spread for both" in readme
@@ -265,27 +287,25 @@ def test_readme_synthetic_fig3_paragraph_is_the_committed_runs(v):
     assert "L = 1 is best in both orders, by more than the spread over L = 2 only in Eq. 8's order" in readme
 
 
-def test_fig5_and_table5_reruns_replace_the_3_seed_movielens_rows(v, tmp_path):
+def test_fig5_and_table5_claims_on_movielens(v, tmp_path):
     fig5 = [("pnn", 0.71, 0.001, 5), ("onn", 0.712, 0.001, 5), ("can (small)", 0.716, 0.001, 5),
             ("can", 0.713, 0.001, 5)]
     summary(fig5).to_csv(tmp_path / "can-fig5-movielens.csv", index=False)
-    found, replaced = v.new_claims(tmp_path)
+    found = v.new_claims(tmp_path)
     got = [(c.claim, c.claimed.label, c.other.label, v.verdict(c)) for c in found]
     assert got == [("Fig. 5: CAN (small) beats ONN at similar parameters", "can (small)", "onn", "holds"),
                    ("Fig. 5: the larger CAN beats CAN (small)", "can", "can (small)", "doesn't hold")]
-    assert replaced == {(v.FIG5_ML, "Fig. 5")} and found[0].command == "reproduce can-fig5 --data movielens --seeds 5"
-    t = v.verdict_table(tmp_path)
-    ml = t[(t.data == "movielens") & t.claim.str.startswith("Fig. 5")]
-    assert len(ml) == 2 and (ml.seeds == "5").all()             # the 3-seed rows are gone, the synthetic ones stay
-    assert len(t[(t.data == "synthetic") & t.claim.str.startswith("Fig. 5")]) == 2
+    assert found[0].command == "reproduce can-fig5 --data movielens --seeds 5"
     rows = [("micro-MLP 1 layer", "micro-MLP layers", "1 layer", 0.72), ("micro-MLP 2 layers", "micro-MLP layers",
             "2 layers", 0.713), ("activation none", "activation", "none", 0.71), ("order=1", "orders", "1", 0.711)]
     pd.DataFrame([(*r, 0.001, 5) for r in rows], columns=["model", "ablation", "value", "auc_mean", "auc_std", "n"]
                  ).to_csv(tmp_path / "can-table5-movielens.csv", index=False)
-    found, replaced = v.new_claims(tmp_path)
-    assert replaced == {(v.FIG5_ML, "Fig. 5"), (v.T5_ML, "Table 5")}
     t = v.verdict_table(tmp_path)
-    assert (t[(t.data == "movielens") & t.claim.str.startswith("Table 5")].seeds == "5").sum() == 3
+    assert list(t.claim) == ["Fig. 5: CAN (small) beats ONN at similar parameters",
+                             "Fig. 5: the larger CAN beats CAN (small)",          # Fig. 5 before Table 5, as in CAN
+                             "Table 5: a 2-layer micro-MLP beats the best of 1 and 3 layers",
+                             "Table 5: tanh beats no activation", "Table 5: orders 1-3 beat order 1"]
+    assert list(t.verdict[2:4]) == ["doesn't hold", "holds"] and set(t.seeds) == {"5"}
 
 
 @pytest.mark.parametrize("data, skip", [("movielens", ()), ("synthetic", ("xdeepfm",))])
@@ -347,29 +367,21 @@ def test_can_table3_claims_pick_the_best_model_without_dien(v, tmp_path):
     rows = [("ffm", 0.70, 0.001, 5), ("dnn", 0.71, 0.001, 5), ("deepffm", 0.716, 0.001, 5), ("pnn", 0.712, 0.001, 5),
             ("dien", 0.715, 0.001, 5), ("can", 0.7165, 0.001, 5), ("can-dien", 0.72, 0.001, 5)]
     summary(rows).to_csv(tmp_path / "can-table3-movielens.csv", index=False)
-    found, replaced = v.new_claims(tmp_path)
+    found = v.new_claims(tmp_path)
     got = [(c.claim, c.other.label, c.other.mean, v.verdict(c)) for c in found]
     assert got == [("Table 3: CAN beats the best model without DIEN (here DeepFFM)", "deepffm", 0.716, "can't tell"),
                    ("Table 3: DIEN beats DNN", "dnn", 0.71, "holds"),
                    ("Table 3: CAN-DIEN beats DIEN", "dien", 0.715, "holds")]
-    assert replaced == {(v.CAN3_ML, "Table 3")}
     assert found[0].command == "reproduce can-table3 --data movielens --seeds 5"
     t = v.verdict_table(tmp_path)
     assert (t[(t.data == "movielens") & (t.paper == "CAN") & t.claim.str.startswith("Table 3")].seeds == "5").sum() == 3
 
 
-def test_readme_names_the_tables_still_at_3_seeds(v):
-    readme = " ".join((SCRIPT.parents[1] / "README.md").read_text().split())
+def test_every_verdict_row_has_5_seeds_and_the_readme_says_so(v):
     t = v.verdict_table()
-    three = sorted({(p, c.split(":")[0], d) for p, c, d in t[t.seeds == "3"][["paper", "claim", "data"]].values})
-    names = {(("CAN", "Table 3", "movielens"), ("CAN", "Table 3", "synthetic")): "CAN Table 3 on both datasets",
-             (("CAN", "Table 3", "synthetic"),): "CAN Table 3 on the synthetic data",
-             (("CAN", "Table 3", "movielens"),): "CAN Table 3 on MovieLens"}
-    if three:
-        assert f"the rows with 3 seeds are earlier runs not yet repeated ({names[tuple(three)]})" in readme
-    else:
-        assert "the rows with 3 seeds" not in readme
-    assert "≤" not in t["claimed side"].str.cat() + t["other side"].str.cat() or "`±≤` marks" in readme
+    assert set(t.seeds) == {"5"}
+    readme = " ".join((SCRIPT.parents[1] / "README.md").read_text().split())
+    assert "3 seeds are earlier runs" not in readme and "every row is a 5-seed run" in readme
 
 
 NOT_HOLDS = ("doesn't hold", "can't tell")
@@ -405,6 +417,9 @@ SUMMARY = [
     ("while the paper's CAN falls below DNN and the released one ties it",
      [(r"Table 2: \+ CAN beats DNN$", "movielens-seq", ("doesn't hold",)),
       (r"Table 2: \+ CAN beats DNN \(CAN as released\)$", "movielens-seq", ("can't tell",))]),
+    ("the Cartesian product (its tables trained by lazy Adam) falls below both DNN and CAN",
+     [(r"Table 2: \+ Cartesian beats DNN \(tables by lazy Adam\)", "movielens-seq", ("doesn't hold",)),
+      (r"Table 2: CAN at least matches Cartesian.* \(tables by lazy Adam\)", "movielens-seq", ("holds",))]),
     ("Table 5's activation claim and Fig. 3's optima for S and r cannot be told apart on any data here",
      [(r"Table 5: tanh", d, ("can't tell",)) for d in DATA] + [
       (k, d, ("can't tell",)) for k in (r"Fig. 3b", r"Fig. 3c: r = 0.2-0.3 beats the best") for d in DATA[:2]]),
