@@ -267,7 +267,7 @@ def family(c: Claim) -> str:
     return c.claim.split(":")[0]
 
 
-def new_claims(runs: Path) -> list[Claim]:
+def read_claims(runs: Path) -> list[Claim]:
     """Every claim answered by the summaries ``ctrviz reproduce --out RUNS`` wrote (those present), 5 seeds each."""
     out = []
     if (csv := runs / "aoanet-depth-synthetic-3way.csv").is_file():
@@ -283,8 +283,8 @@ def new_claims(runs: Path) -> list[Claim]:
                         (fig5_claims, "synthetic"), (fig5_claims, "movielens"),
                         (can_table2_claims, "synthetic"),
                         # At batch 128 the Cartesian models (19.9 M parameters) need row-wise updates of their tables
-                        # on CPU (dense Adam: one seed had not finished after 10 minutes): the paper's optimizer for
-                        # the other models, then the whole table with lazy Adam for the tables.
+                        # on CPU (with dense Adam one seed had not finished after 10 minutes): the table without them
+                        # by the paper's Adam, then the whole table with lazy Adam for the tables.
                         (can_table2_claims, "movielens-seq", ("cartesian", "can+cartesian")),
                         (can_table2_claims, "movielens-seq", (), LAZY)]:
         out += read(runs, *args)
@@ -327,7 +327,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def verdict_table(runs: Path = RESULTS) -> pd.DataFrame:
     """The verdict table from the summaries in ``runs`` (by default the ones committed under ``benchmarks/results/``,
     copied from ``ctrviz-out/reproduce``)."""
-    return table(ordered(new_claims(runs)))
+    return table(ordered(read_claims(runs)))
 
 
 def counts(t: pd.DataFrame) -> str:

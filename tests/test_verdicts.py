@@ -1,5 +1,5 @@
-"""benchmarks/verdicts.py: each verdict follows the rule, and the claims read from `ctrviz reproduce` summaries
-pick the right rows (best baseline, best other setting, both pair orders) and replace the older rows."""
+"""benchmarks/verdicts.py: each verdict follows the rule, the claims read from `ctrviz reproduce` summaries pick the
+right rows (best baseline, best other setting, both pair orders), and the README's prose states the committed runs."""
 
 from __future__ import annotations
 
@@ -82,13 +82,13 @@ def test_fig3_claims_compare_the_papers_optimum_with_the_best_other_setting(v, t
     assert again[-1].command == "reproduce aoanet-fig3 --data synthetic --seeds 5"
 
 
-def test_new_claims_read_the_summaries_present_and_order_them(v, tmp_path):
+def test_read_claims_reads_the_summaries_present_and_orders_them(v, tmp_path):
     rows = [("ipnn", 0.8, 0.001, 5), ("opnn", 0.8, 0.001, 5), ("dcn-m", 0.8, 0.001, 5), ("gin", 0.8, 0.001, 5),
             ("aoanet", 0.8, 0.001, 5)]
     summary(rows).to_csv(tmp_path / "aoanet-table3-synthetic-no-xdeepfm.csv", index=False)
     ratios = [("aoanet", "ratio r", r, auc, 0.001, 5) for r, auc in ((0.2, 0.87), (0.5, 0.86), (1.0, 0.84))]
     summary(ratios).to_csv(tmp_path / "aoanet-fig3-synthetic-no-gin.csv", index=False)     # --skip gin: r only
-    found = v.new_claims(tmp_path)
+    found = v.read_claims(tmp_path)
     assert [v.family(c) for c in found] == ["Table 3"] * 6 + ["Fig. 3c"] * 2      # no L or S rows without GIN's grid
     r = [c for c in found if v.family(c) == "Fig. 3c"]
     assert [(c.claimed.label, c.other.label) for c in r] == [("r = 0.2", "r = 1"), ("r = 0.2", "r = 0.5")]
@@ -126,7 +126,7 @@ def test_table2_rerun_without_cartesian_answers_only_its_own_claims(v, tmp_path)
     stem = v.file_stem("can-presets", "movielens-seq", skip=["can (item × history only)",
                                                             "can-official (item × history only)"])
     summary([("dnn", 0.77, 0.001, 5), ("can-official", 0.78, 0.001, 5)]).to_csv(tmp_path / f"{stem}.csv", index=False)
-    found = v.new_claims(tmp_path)
+    found = v.read_claims(tmp_path)
     got = [(c.claim, c.claimed.mean, v.verdict(c)) for c in found]
     assert got == [("Table 2: + CAN beats DNN", 0.776, "can't tell"),
                    ("Table 2: + CAN beats DNN (CAN as released)", 0.785, "holds")]   # not the presets' 0.78 again
@@ -142,7 +142,7 @@ def test_lazy_adam_table2_answers_the_cartesian_claims_on_movielens_seq(v, tmp_p
     assert stem == "can-table2-movielens-seq-embedding_optimizer=lazy_adam"
     assert command == "reproduce can-table2 --data movielens-seq --seeds 5 --embedding-optimizer lazy_adam"
     t.to_csv(tmp_path / f"{stem}.csv", index=False)
-    found = v.new_claims(tmp_path)
+    found = v.read_claims(tmp_path)
     got = [(c.claim, c.claimed.label, c.other.label, v.verdict(c)) for c in found]
     assert got == [("Table 2: + CAN beats DNN (tables by lazy Adam)", "can", "dnn", "doesn't hold"),
                    ("Table 2: + Cartesian beats DNN (tables by lazy Adam)", "cartesian", "dnn", "doesn't hold"),
@@ -291,7 +291,7 @@ def test_fig5_and_table5_claims_on_movielens(v, tmp_path):
     fig5 = [("pnn", 0.71, 0.001, 5), ("onn", 0.712, 0.001, 5), ("can (small)", 0.716, 0.001, 5),
             ("can", 0.713, 0.001, 5)]
     summary(fig5).to_csv(tmp_path / "can-fig5-movielens.csv", index=False)
-    found = v.new_claims(tmp_path)
+    found = v.read_claims(tmp_path)
     got = [(c.claim, c.claimed.label, c.other.label, v.verdict(c)) for c in found]
     assert got == [("Fig. 5: CAN (small) beats ONN at similar parameters", "can (small)", "onn", "holds"),
                    ("Fig. 5: the larger CAN beats CAN (small)", "can", "can (small)", "doesn't hold")]
@@ -367,7 +367,7 @@ def test_can_table3_claims_pick_the_best_model_without_dien(v, tmp_path):
     rows = [("ffm", 0.70, 0.001, 5), ("dnn", 0.71, 0.001, 5), ("deepffm", 0.716, 0.001, 5), ("pnn", 0.712, 0.001, 5),
             ("dien", 0.715, 0.001, 5), ("can", 0.7165, 0.001, 5), ("can-dien", 0.72, 0.001, 5)]
     summary(rows).to_csv(tmp_path / "can-table3-movielens.csv", index=False)
-    found = v.new_claims(tmp_path)
+    found = v.read_claims(tmp_path)
     got = [(c.claim, c.other.label, c.other.mean, v.verdict(c)) for c in found]
     assert got == [("Table 3: CAN beats the best model without DIEN (here DeepFFM)", "deepffm", 0.716, "can't tell"),
                    ("Table 3: DIEN beats DNN", "dnn", 0.71, "holds"),
@@ -381,7 +381,7 @@ def test_every_verdict_row_has_5_seeds_and_the_readme_says_so(v):
     t = v.verdict_table()
     assert set(t.seeds) == {"5"}
     readme = " ".join((SCRIPT.parents[1] / "README.md").read_text().split())
-    assert "3 seeds are earlier runs" not in readme and "every row is a 5-seed run" in readme
+    assert "3 seeds are earlier runs" not in readme and "Every row is a 5-seed run" in readme
 
 
 NOT_HOLDS = ("doesn't hold", "can't tell")
@@ -444,3 +444,19 @@ def test_readme_movielens_can_table3_sentence_is_the_committed_run(v):
                                                           else "") for r in t.itertuples()]
     assert (f"{', '.join(parts)}: all within {m.max() - m.min():.4f}, {m.idxmax()} highest, "
             f"CAN {'above' if m['can'] > m['dnn'] else 'below'} DNN") in readme
+
+
+def test_readme_synthetic_can_table3_is_the_committed_run(v):
+    text = (SCRIPT.parents[1] / "README.md").read_text()
+    t = pd.read_csv(v.RESULTS / f"{v._stem('can-table3', 'synthetic', ('xdeepfm',))[0]}.csv").set_index("model")
+    for m, r in t.iterrows():
+        assert (f"| {m} | {_pm(r.auc_mean, r.auc_std)} | {_pm(r.logloss_mean, r.logloss_std)} | {r.params:,.0f} "
+                f"({r.params_rel:.1f}x) |") in text
+    m, sd = t.auc_mean, t.auc_std
+    for can in ("can", "can-dien"):       # "beat every model of the CAN paper's list except PNN, which ties them"
+        rest = m.index.difference(["can", "can-dien", "pnn"])
+        assert (m[can] - m[rest] > sd[can] + sd[rest]).all() and abs(m[can] - m["pnn"]) < sd[can] + sd["pnn"]
+    readme = " ".join(text.split())
+    assert f"except PNN, which ties them (pnn {_pm(m['pnn'], sd['pnn'])}" in readme
+    assert m["dnn"] - m["dien"] > sd["dnn"] + sd["dien"]
+    assert f"DIEN alone is {m['dnn'] - m['dien']:.4f} below DNN" in readme
