@@ -483,3 +483,19 @@ def test_readme_synthetic_can_table3_is_the_committed_run(v):
     assert f"except PNN, which ties them (pnn {_pm(m['pnn'], sd['pnn'])}" in readme
     assert m["dnn"] - m["dien"] > sd["dnn"] + sd["dien"]
     assert f"DIEN alone is {m['dnn'] - m['dien']:.4f} below DNN" in readme
+
+
+def test_readme_movielens_table2_sentence_is_the_committed_runs(v):
+    readme = " ".join((SCRIPT.parents[1] / "README.md").read_text().split())
+    dense, lazy = (pd.read_csv(v.RESULTS / f"{v._stem('can-table2', 'movielens', skip, train=train)[0]}.csv")
+                   .set_index("model") for skip, train in ((("cartesian", "can+cartesian"), None), ((), v.LAZY)))
+    pm = lambda t, m: f"{t.auc_mean[m]:.4f} ± {t.auc_std[m]:.4f}"   # noqa: E731
+    assert f"DNN {pm(dense, 'dnn')}, CAN {pm(dense, 'can')}; and with `--embedding-optimizer lazy_adam`" in readme
+    assert (f"DNN {pm(lazy, 'dnn')}, cartesian {pm(lazy, 'cartesian')} ({lazy.params_rel['cartesian']:.0f}x), CAN "
+            f"{pm(lazy, 'can')} ({lazy.params_rel['can']:.1f}x), CAN + Cartesian {pm(lazy, 'can+cartesian')} "
+            f"({lazy.params_rel['can+cartesian']:.0f}x). All four are within "
+            f"{lazy.auc_mean.max() - lazy.auc_mean.min():.4f} of each other") in readme
+    claims = v.can_table2_claims(v.RESULTS, "movielens", ("cartesian", "can+cartesian")) + \
+        v.can_table2_claims(v.RESULTS, "movielens", (), v.LAZY)
+    assert len(claims) == 5 and {v.verdict(c) for c in claims} == {"can't tell"}
+    assert "every claim of Table 2 is within its seeds' spread: on 80k training rows this table cannot tell" in readme
