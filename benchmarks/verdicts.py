@@ -91,6 +91,7 @@ def _at(rows: pd.DataFrame, values: tuple[float, ...], name: str) -> tuple[Side,
 A3_BASELINES = ("ipnn", "opnn", "deepfm", "fwfm", "afm", "dcn", "dcn-m", "xdeepfm", "autoint")
 LEMMA = {"pair_order": "lemma"}
 OFFICIAL = {"micro_bias": False, "micro_last_activation": False, "order_combine": "concat"}
+LAZY = {"embedding_optimizer": "lazy_adam"}     # row-wise Adam for the tables: the Cartesian models at batch 128
 
 
 def _stem(spec: str, data: str, skip: tuple[str, ...] = (), sets: dict | None = None,
@@ -109,10 +110,9 @@ def table3_claims(runs: Path, data: str, skip: tuple[str, ...]) -> list[Claim]:
     """AOANet Table 3's claims from ``aoanet-table3`` summaries, 5 seeds, in both pair orders (those present)."""
     out = []
     for sets in ({}, LEMMA):
-        stem, command = _stem("aoanet-table3", data, skip, sets)
-        if not (runs / f"{stem}.csv").is_file():
+        if not (found := _first(runs, "aoanet-table3", data, sets, skip)):
             continue
-        t, order = pd.read_csv(runs / f"{stem}.csv"), f", {sets['pair_order']} order" if sets else ""
+        (t, _, command), order = found, f", {sets['pair_order']} order" if sets else ""
         base = t[t["model"].isin(A3_BASELINES)]
         best = _side(base, base.sort_values("auc_mean")["model"].iloc[-1])
         gin, aoanet = _side(_rows(t, "gin"), "gin"), _side(_rows(t, "aoanet"), "aoanet")
@@ -167,10 +167,12 @@ def _first(runs: Path, spec: str, data: str, sets: dict, *skips: tuple[str, ...]
 
 def _both_cans(runs: Path, spec: str, data: str, *skips: tuple[str, ...], train: dict | None = None):
     """(summary, claim suffix, official?, command) for each of ``spec``'s summaries on ``data`` that is present (the
-    first of ``skips`` found): the paper's CAN and the released one (``--set`` :data:`OFFICIAL`)."""
+    first of ``skips`` found): the paper's CAN and the released one (``--set`` :data:`OFFICIAL`). The suffix names
+    the released CAN and tables trained by lazy Adam (``train=LAZY``)."""
     for sets in ({}, OFFICIAL):
         if found := _first(runs, spec, data, sets, *skips, train=train):
-            yield found[0], " (CAN as released)" if sets else "", bool(sets), found[2]
+            tags = ["CAN as released"] * bool(sets) + ["tables by lazy Adam"] * (train == LAZY)
+            yield found[0], f" ({', '.join(tags)})" if tags else "", bool(sets), found[2]
 
 
 def _times(x: float) -> str:
@@ -178,24 +180,20 @@ def _times(x: float) -> str:
     return f"{x:.2g}x" if x < 10 else f"{x:.0f}x"
 
 
-LAZY = {"embedding_optimizer": "lazy_adam"}     # row-wise Adam for the tables: the Cartesian models at batch 128
-
-
 def can_table2_claims(runs: Path, data: str, skip: tuple[str, ...] = (), train: dict | None = None) -> list[Claim]:
     """CAN Table 2's claims from ``can-table2`` summaries, 5 seeds, with the paper's CAN and the released one; a
     claim whose models were skipped (``--skip cartesian can+cartesian``) is left out. With ``train=LAZY`` the runs
     whose tables were trained by lazy Adam (``--embedding-optimizer lazy_adam``): their claims say so."""
     out = []
-    for t, _, official, command in _both_cans(runs, "can-table2", data, skip, train=train):
-        tags = ["CAN as released"] * official + ["tables by lazy Adam"] * (train == LAZY)
-        how = f" ({', '.join(tags)})" if tags else ""
+    for t, how, official, command in _both_cans(runs, "can-table2", data, skip, train=train):
         side = lambda m, label=None, t=t: _side(_rows(t, m), label or m)   # noqa: E731
         name = "can as released" if official else "can"
-        out += [Claim("CAN", f"Table 2: + CAN beats DNN{how}", data, side("can", name), side("dnn"), command)]
+        can = side("can", name)
+        out += [Claim("CAN", f"Table 2: + CAN beats DNN{how}", data, can, side("dnn"), command)]
         if "cartesian" in skip:
             continue
         rel = t.set_index("model")["params_rel"]
-        can, cart = side("can", name), side("cartesian", f"cartesian ({_times(rel['cartesian'])})")
+        cart = side("cartesian", f"cartesian ({_times(rel['cartesian'])})")
         if not official:
             out += [Claim("CAN", f"Table 2: + Cartesian beats DNN{how}", data, side("cartesian"), side("dnn"),
                           command)]
@@ -235,10 +233,9 @@ CAN3_NAMES = {"ffm": "FFM", "dnn": "DNN", "deepfm": "DeepFM", "deepffm": "DeepFF
 def can_table3_claims(runs: Path, data: str, skip: tuple[str, ...] = ()) -> list[Claim]:
     """CAN Table 3's claims from a ``can-table3`` summary, 5 seeds: CAN against the best model without DIEN or CAN,
     DIEN against DNN, CAN-DIEN against DIEN."""
-    stem, command = _stem("can-table3", data, skip)
-    if not (runs / f"{stem}.csv").is_file():
+    if not (found := _first(runs, "can-table3", data, {}, skip)):
         return []
-    t = pd.read_csv(runs / f"{stem}.csv")
+    t, _, command = found
     others = t[t["model"].isin(CAN3_NAMES)]
     best = CAN3_NAMES[others.sort_values("auc_mean")["model"].iloc[-1]]
     side = lambda m: _side(_rows(t, m), m)   # noqa: E731
@@ -251,10 +248,9 @@ def can_table3_claims(runs: Path, data: str, skip: tuple[str, ...] = ()) -> list
 def fig5_claims(runs: Path, data: str) -> list[Claim]:
     """CAN Fig. 5's claims from a ``can-fig5`` summary, 5 seeds: the small CAN (1 layer, order 1) against ONN, whose
     parameter count it is closest to, and the default CAN against the small one."""
-    stem, command = _stem("can-fig5", data)
-    if not (runs / f"{stem}.csv").is_file():
+    if not (found := _first(runs, "can-fig5", data, {}, ())):
         return []
-    t = pd.read_csv(runs / f"{stem}.csv")
+    t, _, command = found
     small = _side(_rows(t, "can (small)"), "can (small)")
     return [Claim("CAN", "Fig. 5: CAN (small) beats ONN at similar parameters", data, small,
                   _side(_rows(t, "onn"), "onn"), command),
@@ -290,21 +286,16 @@ def read_claims(runs: Path) -> list[Claim]:
                         (can_table2_claims, "movielens", ("cartesian", "can+cartesian")),
                         (can_table2_claims, "movielens", (), LAZY)]:
         out += read(runs, *args)
-    only = ("can (item × history only)", "can-official (item × history only)")
-    for data, skip in (("synthetic", ()), ("movielens-seq", only)):
-        for train in (None, {"batch_size": 1024}):     # the spec's batch, else a run from before the CAN specs took 128
-            stem, command = _stem("can-presets", data, skip, train=train)
-            if (csv := runs / f"{stem}.csv").is_file():
-                break
-        else:
-            continue
-        t = pd.read_csv(csv)
-        dnn = _side(_rows(t, "dnn"), "dnn")
-        for model, how in (("can-official", "CAN as released"), (only[0], "item × history pairs only"),
-                           (only[1], "as released, item × history pairs only")):
+    # The item × history pairs rows come from can-presets on synthetic (on movielens-seq they were skipped: the
+    # presets' other rows, DNN and the released CAN, are can-table2's there).
+    if found := _first(runs, "can-presets", "synthetic", {}, ()):
+        (t, _, command), dnn = found, _side(_rows(found[0], "dnn"), "dnn")
+        for model, how in (("can-official", "CAN as released"),
+                           ("can (item × history only)", "item × history pairs only"),
+                           ("can-official (item × history only)", "as released, item × history pairs only")):
             claim = f"Table 2: + CAN beats DNN ({how})"
-            if model not in skip and not any((c.claim, c.data) == (claim, data) for c in out):   # can-table2's first
-                out.append(Claim("CAN", claim, data, _side(_rows(t, model), model), dnn, command))
+            if not any((c.claim, c.data) == (claim, "synthetic") for c in out):   # can-table2's first
+                out.append(Claim("CAN", claim, "synthetic", _side(_rows(t, model), model), dnn, command))
     return out
 
 

@@ -123,15 +123,29 @@ def test_table2_rerun_without_cartesian_answers_only_its_own_claims(v, tmp_path)
     for sets, can in (({}, 0.776), (v.OFFICIAL, 0.785)):
         stem, _ = v._stem("can-table2", "movielens-seq", skip, sets)
         summary([("dnn", 0.775, 0.002, 5), ("can", can, 0.002, 5)]).to_csv(tmp_path / f"{stem}.csv", index=False)
-    stem = v.file_stem("can-presets", "movielens-seq", skip=["can (item × history only)",
-                                                            "can-official (item × history only)"])
-    summary([("dnn", 0.77, 0.001, 5), ("can-official", 0.78, 0.001, 5)]).to_csv(tmp_path / f"{stem}.csv", index=False)
     found = v.read_claims(tmp_path)
     got = [(c.claim, c.claimed.mean, v.verdict(c)) for c in found]
     assert got == [("Table 2: + CAN beats DNN", 0.776, "can't tell"),
-                   ("Table 2: + CAN beats DNN (CAN as released)", 0.785, "holds")]   # not the presets' 0.78 again
+                   ("Table 2: + CAN beats DNN (CAN as released)", 0.785, "holds")]
     assert found[1].command == ("reproduce can-table2 --data movielens-seq --seeds 5 --skip cartesian can+cartesian "
                                 "--set micro_bias=false --set micro_last_activation=false --set order_combine=concat")
+
+
+def test_can_presets_add_only_the_rows_can_table2_has_not(v, tmp_path):
+    presets = [("dnn", 0.77, 0.001, 5), ("can-official", 0.78, 0.001, 5), ("can (item × history only)", 0.76, 0.001, 5),
+               ("can-official (item × history only)", 0.771, 0.001, 5)]
+    summary(presets).to_csv(tmp_path / "can-presets-synthetic.csv", index=False)
+    got = [(c.claim, c.claimed.mean, v.verdict(c)) for c in v.read_claims(tmp_path)]
+    assert got == [("Table 2: + CAN beats DNN (CAN as released)", 0.78, "holds"),
+                   ("Table 2: + CAN beats DNN (item × history pairs only)", 0.76, "doesn't hold"),
+                   ("Table 2: + CAN beats DNN (as released, item × history pairs only)", 0.771, "can't tell")]
+    table2 = summary([("dnn", 0.775, 0.002, 5), ("cartesian", 0.77, 0.002, 5), ("can", 0.785, 0.002, 5),
+                      ("can+cartesian", 0.78, 0.002, 5)]).assign(params_rel=[1.0, 2.8, 1.6, 3.4])
+    table2.to_csv(tmp_path / f"{v._stem('can-table2', 'synthetic', (), v.OFFICIAL)[0]}.csv", index=False)
+    got = [(c.claim, c.claimed.mean) for c in v.read_claims(tmp_path) if c.claim.endswith("(CAN as released)")]
+    assert got == [("Table 2: + CAN beats DNN (CAN as released)", 0.785),            # can-table2's, not the presets'
+                   ("Table 2: CAN at least matches Cartesian, with a fraction of its parameters (CAN as released)",
+                    0.785), ("Table 2: CAN + Cartesian beats CAN (CAN as released)", 0.78)]
 
 
 def test_lazy_adam_table2_answers_the_cartesian_claims_on_movielens_seq(v, tmp_path):
